@@ -1,0 +1,211 @@
+"""Submitting a batch: parse the body, check every job, send the distinct uncached networks.
+
+Lines are handled in slices of ``BATCH_CHUNK``: each slice is checked (pydantic's
+outline of every job, then the engine's vectorised parser per options group; a
+group with any problem is checked job by job with :func:`validate_job`, which alone
+decides each refused line's problem), keyed by content hash, looked up in the result
+cache, appended to the batch, and every chunk it fills is sent to the workers at
+once, so they compute while the API checks the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import request
+from pydantic import ValidationError
+
+from worker import engine
+from worker.batch_store import REFUSED, BatchStore, dumpb, dumps, loads
+from worker.batch_tasks import run_chunk
+from worker.engine.analysis import check_path_limit
+from worker.engine.batch import parse_batches, stack
+from worker.engine.errors import PathgradError
+from worker.store import content_keys
+
+from .jobs import json_body
+from .models import JobRequest
+from .problems import ProblemError
+from .validation import (
+    invalid,
+    job_options,
+    malformed_json,
+    problem_of_exception,
+    validate_job,
+)
+
+__all__ = ["NDJSON", "Submission", "job_bodies"]
+
+NDJSON = "application/x-ndjson"
+_NDJSON_TYPES = frozenset({NDJSON, "application/jsonl", "application/json-lines"})
+# Most (parameters + suffix paths) summed over a chunk: big networks go fewer a task.
+CHUNK_COST = 2_000_000
+
+# (line indices in the slice, their content hashes, options, cost of one network)
+Group = tuple[list[int], list[str], dict[str, Any], int]
+
+
+def job_bodies() -> list[Any]:
+    """Return the jobs of the request; an NDJSON line that is not JSON becomes its problem."""
+    if request.mimetype in _NDJSON_TYPES:
+        lines = [line for line in request.get_data(cache=False).splitlines() if line.strip()]
+        try:  # every line at once; only when that fails, line by line to find which
+            return list(loads(b"[" + b",".join(lines) + b"]"))
+        except ValueError:
+            return [_parse_line(line) for line in lines]
+    body = json_body()
+    if not isinstance(body, dict) or set(body) != {"jobs"} or not isinstance(body["jobs"], list):
+        raise ProblemError(invalid("jobs", 'expected an object {"jobs": [...]} (or an '
+                                   f"{NDJSON} body, one job a line)"))
+    return list(body["jobs"])
+
+
+class _Refused:
+    """A line refused before validation (not JSON), with its problem."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"_Refused({self.body['detail']!r})"
+
+
+def _parse_line(line: bytes) -> Any:
+    try:
+        return loads(line)
+    except ValueError:
+        try:  # the standard parser's message, as POST /v1/jobs gives it
+            return json.loads(line)
+        except ValueError as exc:
+            return _Refused(malformed_json(exc))
+
+
+@dataclass
+class _Chunk:
+    """The distinct networks of one worker task, all with the same options."""
+
+    options: dict[str, Any]
+    keys: list[str] = field(default_factory=list)
+    specs: list[Any] = field(default_factory=list)
+    cost: int = 0
+
+    def __repr__(self) -> str:
+        return f"_Chunk(networks={len(self.keys)}, cost={self.cost})"
+
+
+class Submission:
+    """One batch being submitted: its counts so far and the chunks not yet sent."""
+
+    def __init__(self, batches: BatchStore, batch_id: str, chunk_size: int) -> None:
+        self.batches = batches
+        self.batch_id = batch_id
+        self.chunk_size = chunk_size
+        self.succeeded = 0
+        self.failed = 0
+        self._seen: set[str] = set()  # hashes already cached or sent
+        self._cached: set[str] = set()
+        self._chunks: dict[int, _Chunk] = {}  # open chunk per options object
+        self._options: dict[str, dict[str, Any]] = {}  # one object per distinct options
+        self._sent = 0
+
+    def __repr__(self) -> str:
+        return f"Submission({self.batch_id!r}, succeeded={self.succeeded}, failed={self.failed})"
+
+    def add(self, bodies: Sequence[Any]) -> None:
+        """Check, key and append every job in slices, sending chunks as they fill."""
+        for start in range(0, len(bodies), self.chunk_size):
+            self._add_slice(bodies[start:start + self.chunk_size])
+        for chunk in self._chunks.values():
+            self._send(chunk)
+        self._chunks.clear()
+
+    def _add_slice(self, bodies: Sequence[Any]) -> None:
+        entries = [""] * len(bodies)
+        lines: dict[str, int] = {}
+        first: dict[str, tuple[int, dict[str, Any], int]] = {}  # new hash: line, options, cost
+        for indices, keys, options, cost in self._valid_groups(bodies, entries):
+            options = self._options.setdefault(json.dumps(options, sort_keys=True), options)
+            for index, key in zip(indices, keys, strict=True):
+                entries[index] = key
+                lines[key] = lines.get(key, 0) + 1
+                if key not in self._seen and key not in first:
+                    first[key] = (index, options, cost)
+        new = sorted(first, key=lambda key: first[key][0])
+        hits = self.batches.add_lines(self.batch_id, entries, new=new, lines=lines)
+        self._seen.update(new)
+        self._cached.update(key for key, hit in zip(new, hits, strict=True) if hit)
+        self.failed += sum(1 for entry in entries if entry.startswith(REFUSED))
+        self.succeeded += sum(count for key, count in lines.items() if key in self._cached)
+        for key, hit in zip(new, hits, strict=True):
+            if not hit:
+                index, options, cost = first[key]
+                self._queue(key, bodies[index]["network"], options, cost)
+
+    def _queue(self, key: str, spec: Any, options: dict[str, Any], cost: int) -> None:
+        chunk = self._chunks.setdefault(id(options), _Chunk(options))
+        chunk.keys.append(key)
+        chunk.specs.append(spec)
+        chunk.cost += cost
+        if len(chunk.keys) >= self.chunk_size or chunk.cost >= CHUNK_COST:
+            self._send(self._chunks.pop(id(options)))
+
+    def _send(self, chunk: _Chunk) -> None:
+        # The networks go through Redis, not the message: kombu would encode them
+        # as JSON, then base64, and the worker's main process decode them again.
+        key = self.batches.save_chunk(self.batch_id, self._sent, dumpb(chunk.specs))
+        self._sent += 1
+        run_chunk.apply_async(args=[self.batch_id, chunk.options, chunk.keys, key])
+
+    def _valid_groups(self, bodies: Sequence[Any], entries: list[str]) -> Iterator[Group]:
+        """Yield the valid lines a group at a time; write refused lines' problems to entries."""
+        groups: dict[str, list[int]] = {}
+        for index, body in enumerate(bodies):
+            if isinstance(body, _Refused):
+                entries[index] = REFUSED + dumps(body.body)
+                continue
+            try:
+                JobRequest.model_validate(body)
+            except ValidationError as exc:
+                entries[index] = REFUSED + dumps(problem_of_exception(exc))
+                continue
+            options = body.get("options")
+            groups.setdefault(json.dumps(options, sort_keys=True) if options else "{}",
+                              []).append(index)
+        for members in groups.values():
+            try:
+                yield from _group(bodies, members)
+            except (ProblemError, PathgradError):
+                yield from _one_by_one(bodies, members, entries)
+
+
+def _group(bodies: Sequence[Any], members: list[int]) -> Iterator[Group]:
+    """Check jobs sharing options at once; raise on the first problem of any of them."""
+    options = job_options(bodies[members[0]].get("options") or {})
+    settings = options.to_dict()
+    found = []
+    for positions, batch in parse_batches([bodies[i]["network"] for i in members],
+                                          exact=options.exact):
+        cost = check_path_limit(batch.layers, options) + _parameters(batch.layers)
+        keys = content_keys(batch, settings, engine.ENGINE_VERSION)
+        found.append(([members[p] for p in positions], keys, settings, cost))
+    yield from found  # only once every shape of the group has passed
+
+
+def _one_by_one(bodies: Sequence[Any], members: list[int], entries: list[str]) -> Iterator[Group]:
+    for index in members:
+        try:
+            network, options = validate_job(bodies[index])
+        except (ProblemError, PathgradError, ValidationError) as exc:
+            entries[index] = REFUSED + dumps(problem_of_exception(exc))
+            continue
+        settings = options.to_dict()
+        cost = check_path_limit(network.layers, options) + _parameters(network.layers)
+        keys = content_keys(stack([network]), settings, engine.ENGINE_VERSION)
+        yield [index], keys, settings, cost
+
+
+def _parameters(layers: tuple[int, ...]) -> int:
+    return sum(n * (m + 1) for m, n in zip(layers[:-1], layers[1:], strict=True))

@@ -1,0 +1,50 @@
+"""The exercises resource: backprop exercises with answer keys, drawn by a worker, cached.
+
+``POST /v1/exercises`` validates the request here (422 naming the field), then
+has a worker draw the exercises (SymPy builds the formulas) and waits, bounded
+by ``COMPUTE_WAIT``, for the answer in the page cache. The cache key is a hash of
+the canonical request, so a repeated request is answered at once; a request
+still being drawn answers 503 with ``Retry-After`` and is not drawn twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app
+
+from worker import engine
+from worker.engine.errors import PathgradError
+from worker.engine.exercises import EXERCISE_VERSION, parse_exercise
+from worker.exercise_tasks import draw_exercises, exercise_problem
+from worker.store import Store
+
+from .jobs import json_body, on_demand
+from .models import ExerciseRequest
+from .problems import ProblemError
+
+__all__ = ["bp"]
+
+bp = Blueprint("exercises", __name__, url_prefix="/v1/exercises")
+
+
+@bp.post("")
+def create() -> dict[str, Any]:
+    """Draw ``count`` exercises of one network shape, with their answer keys."""
+    body = ExerciseRequest.model_validate(json_body())
+    try:
+        params = parse_exercise(layers=body.layers, activation=body.activation, loss=body.loss,
+                                ask=body.ask, integers=body.integers, fractions=body.fractions)
+    except PathgradError as exc:
+        raise ProblemError(exercise_problem(exc)) from None
+    canonical = params.to_dict() | {"seed": body.seed, "count": body.count}
+    store: Store = current_app.extensions["pathgrad_store"]
+    page_key = store.page_key("exercises", {"request": canonical, "engine": engine.ENGINE_VERSION,
+                                            "exercise": EXERCISE_VERSION})
+
+    def send() -> None:
+        if store.claim(page_key, "exercises") is None:  # not already being drawn
+            draw_exercises.apply_async(args=[page_key, canonical])
+
+    return on_demand(store, page_key, send)
+

@@ -1,0 +1,63 @@
+"""The grading resource: grade hand-computed gradients, as JSON, Gradescope or JUnit.
+
+``POST /v1/grade`` validates the request here (422 naming the field), then a
+worker runs the analysis and grades the answers; the API waits, bounded by
+``COMPUTE_WAIT``, for the grading in the page cache. The cache key hashes the
+canonical network and options with the answers, tolerance and points, so an
+identical request is answered at once and graded only once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from worker import engine
+from worker.engine.analysis import check_path_limit
+from worker.engine.grading import check_answers, parse_points, parse_tolerance
+from worker.engine.spec import parse_spec
+from worker.grading_tasks import grade as grade_task
+from worker.store import Store, content_hash
+
+from .grade_formats import MEDIA_TYPES, gradescope, junit
+from .jobs import json_body, on_demand
+from .models import GradeQuery, GradeRequest
+from .validation import job_options
+
+__all__ = ["GRADING_VERSION", "bp"]
+
+bp = Blueprint("grade", __name__, url_prefix="/v1/grade")
+
+# Part of the cache key, beside the engine's: bump it when feedback or diagnoses change.
+GRADING_VERSION = "1"
+
+
+@bp.post("")
+def grade() -> Any:
+    """Grade an answer set; ``?format=json|gradescope|junit``."""
+    fmt = GradeQuery.model_validate(request.args.to_dict()).format
+    body = json_body()
+    GradeRequest.model_validate(body)
+    options = job_options(body.get("options") or {})
+    network = parse_spec(body["network"], exact=options.exact)
+    check_path_limit(network.layers, options)
+    answers = check_answers(body["answers"])
+    tolerance = parse_tolerance(body.get("tolerance")).to_dict()
+    points = parse_points(body.get("points"))
+    canonical, settings = network.to_dict(), options.to_dict()
+    key = content_hash(canonical, settings, engine.ENGINE_VERSION)
+    store: Store = current_app.extensions["pathgrad_store"]
+    page_key = store.page_key(key, {"grade": list(answers.items()), "tolerance": tolerance,
+                                    "points": points, "grading": GRADING_VERSION})
+    job = {"network": canonical, "options": settings, "answers": answers,
+           "tolerance": tolerance, "points": points}
+
+    def send() -> None:
+        if store.claim(page_key, "grade") is None:  # not already being graded
+            grade_task.apply_async(args=[page_key, job])
+
+    grading = on_demand(store, page_key, send)
+    if fmt == "junit":
+        return Response(junit(grading), mimetype=MEDIA_TYPES["junit"])
+    return gradescope(grading) if fmt == "gradescope" else grading

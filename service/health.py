@@ -1,0 +1,34 @@
+"""The health resource: is Redis reachable, are workers listening."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from flask import Blueprint, current_app
+
+from worker import engine
+from worker.store import Store
+
+__all__ = ["bp"]
+
+bp = Blueprint("health", __name__, url_prefix="/v1")
+
+
+@bp.get("/health")
+def health() -> tuple[dict[str, Any], int]:
+    """Report whether Redis answers and how many workers sent a heartbeat recently."""
+    store: Store = current_app.extensions["pathgrad_store"]
+    try:
+        workers = len(store.workers())
+        redis_ok = True
+    except redis.RedisError:
+        workers, redis_ok = 0, False
+    status = "ok" if redis_ok and workers else "degraded" if redis_ok else "down"
+    body = {
+        "status": status,
+        "redis": redis_ok,
+        "workers": workers,
+        "engine_version": engine.ENGINE_VERSION,
+    }
+    return body, 200 if redis_ok else 503

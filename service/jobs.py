@@ -1,0 +1,199 @@
+"""The jobs resource: submit a network, read its analysis, its paths and formulas."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, current_app, request, url_for
+
+from worker import engine, tasks
+from worker.engine.batch import stack
+from worker.engine.spec import Names
+from worker.problems import problem
+from worker.store import Store, content_keys
+
+from .auth import owner, owns
+from .models import PathsQuery, WaitQuery
+from .problems import ProblemError
+from .validation import invalid, malformed_json, validate_job
+
+__all__ = ["bp", "json_body", "on_demand"]
+
+bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
+
+_FINISHED = ("succeeded", "failed")
+
+
+@bp.post("")
+def submit() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Queue a network for analysis, or answer at once from the result cache."""
+    body = json_body()
+    wait = min(WaitQuery.model_validate(request.args.to_dict()).wait, _config("MAX_WAIT"))
+    network, options = validate_job(body)
+    canonical, settings = network.to_dict(), options.to_dict()
+    key = content_keys(stack([network]), settings, engine.ENGINE_VERSION)[0]
+    store = _store()
+    if store.result(key, touch=True) is not None:
+        record = store.new_job(key, status="succeeded", cached=True, owner=owner())
+        return _job_view(store, record), 200, {"Content-Location": _location(record["id"])}
+    record = _enqueue(store, key, canonical, settings)
+    if wait > 0 and record["status"] not in _FINISHED:
+        record = _wait_for_job(store, record, wait)
+    if record["status"] in _FINISHED:
+        return _job_view(store, record), 200, {"Content-Location": _location(record["id"])}
+    return {"id": record["id"], "status": record["status"]}, 202, {
+        "Location": _location(record["id"])
+    }
+
+
+@bp.get("/<job_id>")
+def get_job(job_id: str) -> dict[str, Any]:
+    """Return a job: its status and, once finished, its result or error."""
+    store = _store()
+    record, result = store.job_and_result(job_id)
+    if record is None or not owns(record):
+        raise _unknown_job(job_id)
+    return _job_view(store, record, result)
+
+
+@bp.get("/<job_id>/weights/<name>/paths")
+def paths(job_id: str, name: str) -> dict[str, Any]:
+    """Return one page of the path contributions of a weight, computed by a worker."""
+    query = PathsQuery.model_validate(request.args.to_dict())
+    cap = int(_config("PAGE_LIMIT"))
+    if query.limit > cap:
+        raise ProblemError(invalid("limit", f"expected at most {cap} paths per page"))
+    store = _store()
+    key = _weight_input(store, job_id, name)
+    what = {"paths": name, "order": query.order, "limit": query.limit, "cursor": query.cursor}
+    page_key = store.page_key(key, what)
+    args = [page_key, key, name, query.order, query.limit, query.cursor]
+    return on_demand(store, page_key, lambda: tasks.path_page.apply_async(args=args))
+
+
+@bp.get("/<job_id>/weights/<name>/formula")
+def formula(job_id: str, name: str) -> dict[str, Any]:
+    """Return the symbolic gradient formula of a weight, computed by a worker."""
+    store = _store()
+    key = _weight_input(store, job_id, name)
+    page_key = store.page_key(key, {"formula": name})
+    return on_demand(
+        store, page_key, lambda: tasks.formula.apply_async(args=[page_key, key, name])
+    )
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def json_body() -> Any:
+    """Parse the body as JSON whatever its Content-Type; 400 with the parser's reason."""
+    try:
+        return json.loads(request.get_data(cache=False))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProblemError(malformed_json(exc)) from None
+
+
+def _store() -> Store:
+    store: Store = current_app.extensions["pathgrad_store"]
+    return store
+
+
+def _config(name: str) -> float:
+    return float(current_app.config[name])
+
+
+def _location(job_id: str) -> str:
+    return url_for("jobs.get_job", job_id=job_id)
+
+
+def _enqueue(
+    store: Store, key: str, network: dict[str, Any], options: dict[str, Any]
+) -> dict[str, Any]:
+    """Queue a job for ``key``, or return the job already computing it."""
+    job_id = store.new_id()
+    other = store.claim(key, job_id)
+    if other is not None:
+        record = store.job(other)
+        if record is not None and record["status"] not in _FINISHED:
+            return record
+        store.release(key)
+        store.claim(key, job_id)
+    store.save_input(key, network, options)
+    record = store.new_job(key, status="queued", job_id=job_id, owner=owner())
+    tasks.run_job.apply_async(args=[job_id])
+    return record
+
+
+def _wait_for_job(store: Store, record: dict[str, Any], wait: float) -> dict[str, Any]:
+    def finished() -> dict[str, Any] | None:
+        current = store.job(record["id"])
+        return current if current is not None and current["status"] in _FINISHED else None
+
+    return store.wait("job:" + record["id"], finished, wait) or store.job(record["id"]) or record
+
+
+def _record(store: Store, job_id: str) -> dict[str, Any]:
+    record = store.job(job_id)
+    if record is None or not owns(record):
+        raise _unknown_job(job_id)
+    return record
+
+
+def _unknown_job(job_id: str) -> ProblemError:
+    return ProblemError(problem(404, "Unknown job", f"no job {job_id!r} (or it has expired)",
+                                slug="unknown-job"))
+
+
+def _job_view(
+    store: Store, record: dict[str, Any], result: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": record["id"],
+        "status": record["status"],
+        "cached": record["cached"],
+        "created_at": record["created_at"],
+        "started_at": record["started_at"],
+        "finished_at": record["finished_at"],
+    }
+    if record["status"] == "succeeded":
+        result = result or store.result(record["key"])
+        if result is None:
+            raise ProblemError(problem(410, "Result expired",
+                                       f"the result of job {record['id']!r} has expired; "
+                                       "submit the network again", slug="result-expired"))
+        view["result"] = result
+    elif record["status"] == "failed":
+        view["error"] = record["error"]
+        if record.get("result") is not None:
+            view["result"] = record["result"]
+    return view
+
+
+def _weight_input(store: Store, job_id: str, name: str) -> str:
+    """Return the job's content hash once ``name`` is known to be one of its weights."""
+    record = _record(store, job_id)
+    inputs = store.input(record["key"])
+    if inputs is None:
+        raise ProblemError(problem(410, "Input expired", f"job {job_id!r} has expired",
+                                   slug="input-expired"))
+    Names.of(tuple(inputs[0]["layers"])).locate(name)
+    return str(record["key"])
+
+
+def on_demand(store: Store, page_key: str, send: Callable[[], object]) -> dict[str, Any]:
+    """Return a cached page, or have a worker compute it and wait (bounded) for it."""
+    page = store.page(page_key)
+    if page is None:
+        page = store.wait("page:" + page_key, lambda: store.page(page_key),
+                          _config("COMPUTE_WAIT"), start=send)
+    if page is None:
+        raise ProblemError(
+            problem(503, "Still computing", "the workers have not finished this yet; "
+                    "retry in a few seconds", slug="busy"),
+            headers={"Retry-After": "5"},
+        )
+    if "error" in page:
+        raise ProblemError(page["error"])
+    return page

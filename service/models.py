@@ -1,0 +1,360 @@
+"""Request and response models of the HTTP API; ``/openapi.json`` is generated from them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from worker.engine import exercises as _exercises
+
+__all__ = [
+    "Batch",
+    "BatchLine",
+    "BatchRequest",
+    "BatchResultsQuery",
+    "Exercise",
+    "ExerciseAnswer",
+    "ExerciseList",
+    "ExerciseRequest",
+    "Formula",
+    "GradeQuery",
+    "GradeRequest",
+    "GradeTolerance",
+    "GradedAnswer",
+    "Grading",
+    "Health",
+    "Job",
+    "JobAccepted",
+    "JobRequest",
+    "NetworkSpec",
+    "Options",
+    "PathPage",
+    "PathsQuery",
+    "Problem",
+    "ProblemField",
+    "Result",
+    "WaitQuery",
+]
+
+Number = Annotated[
+    StrictInt | StrictFloat | StrictStr,
+    Field(description='A number; with arithmetic "exact" also a string such as "1/3".'),
+]
+Activation = Literal["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
+Loss = Literal["l1", "mse", "half_sse", "softmax_cross_entropy"]
+Status = Literal["queued", "running", "succeeded", "failed"]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NetworkSpec(_Closed):
+    """A network (CONTRACT.md section 1); shapes are checked by the engine."""
+
+    layers: list[StrictInt] = Field(description="Sizes n0 (inputs) ... nL (outputs).")
+    weights: list[list[list[Number]]] = Field(
+        description="weights[l-1] has shape (n_l, n_{l-1}): row = destination neuron."
+    )
+    biases: list[list[Number]] | None = Field(default=None, description="Zeros when absent.")
+    activation: Activation | list[Activation]
+    input: list[Number]
+    target: list[Number]
+    loss: Loss
+
+
+class Options(_Closed):
+    """Analysis options; every one is optional."""
+
+    subgradient: Literal["min_norm", "left", "right"] | None = None
+    arithmetic: Literal["float", "exact"] | None = None
+    finite_difference: StrictBool | None = None
+    path_sum: StrictBool | None = None
+    max_paths: StrictInt | None = Field(default=None, ge=1)
+    rtol: StrictInt | StrictFloat | None = Field(default=None, ge=0)
+    atol: StrictInt | StrictFloat | None = Field(default=None, ge=0)
+
+
+class JobRequest(_Closed):
+    """The body of ``POST /v1/jobs``."""
+
+    network: NetworkSpec
+    options: Options = Field(default_factory=Options)
+
+
+class WaitQuery(BaseModel):
+    """Query of ``POST /v1/jobs``."""
+
+    wait: float = Field(0.0, ge=0, description="Seconds to wait for the result (capped).")
+
+
+class PathsQuery(BaseModel):
+    """Query of the path-contributions route."""
+
+    order: Literal["abs_desc", "abs_asc", "index"] = "abs_desc"
+    limit: int = Field(100, ge=1, description="Paths per page (capped by the server).")
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page.")
+
+
+class ProblemField(BaseModel):
+    """One invalid field of a request."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details body (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemField] | None = None
+
+
+class Result(BaseModel):
+    """The analysis result (CONTRACT.md section 2)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loss: float
+    outputs: dict[str, float]
+    nodes: list[dict[str, Any]]
+    weights: list[dict[str, Any]]
+    biases: list[dict[str, Any]]
+    agreement: dict[str, Any]
+    paths_enumerated: int
+    warnings: list[str]
+
+
+class JobAccepted(BaseModel):
+    """A job queued (202) or still running after ``?wait``."""
+
+    id: str
+    status: Status
+
+
+class Job(BaseModel):
+    """A job: its status and, once finished, its result or its error."""
+
+    id: str
+    status: Status
+    cached: bool = Field(description="True when answered from the result cache.")
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    result: Result | None = None
+    error: Problem | None = None
+
+
+class PathPage(BaseModel):
+    """One page of a weight's path contributions (CONTRACT.md section 3)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    weight: str
+    gradient: float
+    total_paths: int
+    order: str
+    paths: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class Formula(BaseModel):
+    """The symbolic gradient of one weight: ``text`` parses with ``sympy.sympify``."""
+
+    weight: str
+    text: str
+    latex: str
+
+
+class Health(BaseModel):
+    """Whether Redis answers and how many workers sent a heartbeat in the last 10 s."""
+
+    status: Literal["ok", "degraded", "down"]
+    redis: bool
+    workers: int
+    engine_version: str
+
+
+# --- batches ----------------------------------------------------------------------------
+
+
+class BatchRequest(_Closed):
+    """The JSON body of ``POST /v1/batches``; or send ``application/x-ndjson``, one job a line.
+
+    Each job is checked as ``POST /v1/jobs`` checks its body; an invalid job fails only
+    its own line, with the problem that route would answer.
+    """
+
+    jobs: list[JobRequest] = Field(
+        min_length=1, max_length=100_000,
+        description="Up to 100,000 (PATHGRAD_MAX_BATCH_JOBS) jobs; options may differ from "
+        "job to job. An invalid job does not refuse the batch: its line fails.",
+    )
+
+
+class Batch(BaseModel):
+    """A batch and its counts; ``pending = total - succeeded - failed``."""
+
+    id: str
+    status: Literal["running", "succeeded", "failed"] = Field(
+        description="running while pending > 0; then succeeded if every line succeeded, "
+        "else failed (the lines that succeeded still have their results).")
+    total: int
+    succeeded: int
+    failed: int
+    pending: int
+    created_at: str
+
+
+class BatchResultsQuery(BaseModel):
+    """Query of ``GET /v1/batches/{id}/results``."""
+
+    timeout: float | None = Field(
+        default=None, ge=0, description="Seconds to wait for unfinished lines before the "
+        "stream ends (default PATHGRAD_BATCH_WAIT, 300; capped by PATHGRAD_MAX_BATCH_WAIT, "
+        "3600). A stream that ends early has fewer lines than total: reopen it with ?start=.")
+    start: int = Field(0, ge=0, description="Index of the first line to send.")
+
+
+class BatchLine(BaseModel):
+    """One line of the results stream (``application/x-ndjson``), in submission order."""
+
+    index: int = Field(description="The job's position in the batch, from 0.")
+    status: Literal["succeeded", "failed"]
+    result: Result | None = Field(default=None, description="When succeeded (and beside "
+                                  "the error when backprop and the path sum disagree).")
+    error: Problem | None = Field(default=None, description="When failed: the problem "
+                                  "POST /v1/jobs would answer, or the job would end with.")
+
+
+# --- exercises --------------------------------------------------------------------------
+
+RationalActivation = Literal["identity", "relu", "leaky_relu"]
+
+
+class ExerciseRequest(_Closed):
+    """The body of ``POST /v1/exercises``: one network shape, ``count`` variants of it."""
+
+    layers: list[Annotated[StrictInt, Field(ge=1, le=_exercises.MAX_LAYER_SIZE)]] = Field(
+        min_length=2, max_length=_exercises.MAX_LAYERS,
+        description=f"Sizes n0 (inputs) ... nL (outputs): 2 to {_exercises.MAX_LAYERS} "
+        f"sizes, each 1 to {_exercises.MAX_LAYER_SIZE}, at most "
+        f"{_exercises.MAX_NETWORK_PATHS} suffix paths in all.",
+    )
+    activation: RationalActivation | list[RationalActivation] = Field(
+        "identity", description="One name, or one per non-input layer (rational only)."
+    )
+    loss: Literal["l1", "mse", "half_sse"] = "l1"
+    seed: StrictInt = Field(0, ge=0, le=_exercises.MAX_SEED,
+                            description="The same seed always gives the same exercises.")
+    ask: list[StrictStr] = Field(
+        default_factory=lambda: ["W1"], min_length=1,
+        description="Weights to ask dLoss/dW of, e.g. [\"W1\", \"W7\"]; each with at most "
+        f"{_exercises.MAX_EXERCISE_PATHS} paths.",
+    )
+    integers: list[StrictInt] = Field(
+        default_factory=lambda: [-3, 3], min_length=2, max_length=2,
+        description=f"[lower, upper] of every number, within +-{_exercises.MAX_BOUND}; "
+        "weights and inputs are never 0.",
+    )
+    fractions: StrictBool = Field(False, description="Also draw halves such as 1/2 and -3/2.")
+    count: StrictInt = Field(1, ge=1, le=_exercises.MAX_COUNT,
+                             description="Distinct variants, one per student.")
+
+
+class ExerciseAnswer(BaseModel):
+    """The answer key of one asked weight."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    value: str = Field(description='dLoss/dW exactly, e.g. "-7/2".')
+    float_value: float = Field(alias="float", description="The same as a float.")
+    formula: str = Field(description="The path sum; parses with sympy.sympify.")
+    paths: list[str] = Field(description='The weight\'s paths, e.g. "X1→H1→H4→Out".')
+    contributions: list[str] = Field(description="Each path's exact contribution, in order.")
+
+
+class Exercise(BaseModel):
+    """One variant: the network, the question (Markdown) and the answer key."""
+
+    network: NetworkSpec
+    question: str
+    answers: dict[str, ExerciseAnswer]
+    seed: int = Field(description="Draws this variant again on its own (with count 1).")
+
+
+class ExerciseList(BaseModel):
+    """The response of ``POST /v1/exercises``."""
+
+    exercises: list[Exercise]
+
+
+# --- grading ----------------------------------------------------------------------------
+
+
+class GradeTolerance(_Closed):
+    """How close a float answer must be: ``|given - expected| <= atol + rtol * |expected|``."""
+
+    rtol: StrictInt | StrictFloat | None = Field(default=None, ge=0, description="Default 1e-6.")
+    atol: StrictInt | StrictFloat | None = Field(default=None, ge=0, description="Default 1e-9.")
+
+
+class GradeRequest(_Closed):
+    """The body of ``POST /v1/grade``."""
+
+    network: NetworkSpec
+    options: Options = Field(default_factory=Options)
+    answers: dict[str, Any] = Field(
+        description='Parameter name -> answer: a number or a string such as "-2.5" or "3/4". '
+        "Unknown names and unreadable answers are graded wrong, with feedback.")
+    tolerance: GradeTolerance | None = Field(
+        default=None, description='Unused with arithmetic "exact": answers must be equal.')
+    points: dict[str, StrictInt | StrictFloat] | None = Field(
+        default=None, description="Maximum points per name (default 1); a name here that is "
+        "not answered scores 0.")
+
+
+class GradeQuery(BaseModel):
+    """Query of ``POST /v1/grade``."""
+
+    format: Literal["json", "gradescope", "junit"] = Field(
+        "json", description="json (this schema), gradescope (a Gradescope results.json) or "
+        "junit (JUnit XML, application/xml).")
+
+
+class GradedAnswer(BaseModel):
+    """One graded answer; ``diagnosis`` names the slip, ``feedback`` says what to fix."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    given: Any
+    given_value: float | None
+    expected: float | None
+    correct: bool
+    points: float
+    max_points: float
+    diagnosis: Literal[
+        "correct", "sign_error", "missing_loss_derivative", "missing_activation_derivative",
+        "missing_activation_and_loss_derivatives", "missing_paths", "close", "inexact",
+        "wrong", "unknown_name", "unparsable", "unanswered"]
+    feedback: str
+
+
+class Grading(BaseModel):
+    """The grading of one answer set (``?format=json``)."""
+
+    score: float
+    max_score: float
+    answers: list[GradedAnswer]
+    comparison: Literal["tolerance", "exact"]
+    tolerance: dict[str, float] | None
+    subgradient: str
+    arithmetic: str
+    warnings: list[str]

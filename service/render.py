@@ -1,0 +1,86 @@
+"""Render analysis results and path pages as plain-text tables for the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["render_analysis", "render_paths"]
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.10g}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * width for width in widths))
+    for row in rows:
+        cells = zip(row, widths, strict=True)
+        lines.append("  ".join(cell.rjust(w) if i > 1 else cell.ljust(w)
+                               for i, (cell, w) in enumerate(cells)))
+    return [line.rstrip() for line in lines]
+
+
+def render_analysis(result: dict[str, Any], weight: str | None, formula: str | None) -> str:
+    """Render every weight and bias (or one weight) with both gradients and path counts."""
+    outputs = ", ".join(f"{name} = {_num(v)}" for name, v in result["outputs"].items())
+    lines = [f"loss = {_num(result['loss'])}    {outputs}", ""]
+    with_fd = any(w["finite_difference"] is not None for w in result["weights"])
+    header = ["weight", "edge", "value", "dLoss/dW backprop", "dLoss/dW path sum", "paths"]
+    if with_fd:
+        header.append("finite diff")
+    rows = []
+    for w in result["weights"]:
+        if weight and w["name"] != weight:
+            continue
+        row = [w["name"], f"{w['from']}->{w['to']}", _num(w["value"]), _num(w["backprop"]),
+               _num(w["path_sum"]), str(w["paths"])]
+        rows.append(row + ([_num(w["finite_difference"])] if with_fd else []))
+    if not weight:
+        for b in result["biases"]:
+            row = [b["name"], b["node"], "", _num(b["backprop"]), _num(b["path_sum"]),
+                   str(b["paths"])]
+            rows.append(row + ([_num(b.get("finite_difference"))] if with_fd else []))
+    lines += _table(header, rows)
+    if formula:
+        lines += ["", f"formula: dLoss/d{weight} = {formula}"]
+    lines += ["", _agreement(result)]
+    lines += [f"warning: {text}" for text in result["warnings"]]
+    return "\n".join(lines)
+
+
+def _agreement(result: dict[str, Any]) -> str:
+    agreement = result["agreement"]
+    if agreement["max_abs_diff"] is None:
+        return "agreement: not checked (path sums were not enumerated)"
+    verdict = "ok" if agreement["ok"] else "DISAGREE"
+    text = (f"agreement: {verdict}  backprop vs path sum: max |diff| = "
+            f"{agreement['max_abs_diff']:.3g}, max rel diff = {agreement['max_rel_diff']:.3g} "
+            f"({result['paths_enumerated']} paths enumerated)")
+    fd = agreement.get("finite_difference")
+    if fd:
+        text += f"\n           finite differences: {'ok' if fd['ok'] else 'DISAGREE'}, " \
+                f"max |diff| = {fd['max_abs_diff']:.3g}"
+    return text
+
+
+def render_paths(page: dict[str, Any], formula: str | None) -> str:
+    """Render a weight's paths, one a line, then their sum and the formula."""
+    lines = []
+    for path in page["paths"]:
+        hops = [path["nodes"][0]]
+        for weight, node in zip(path["weights"], path["nodes"][1:], strict=True):
+            hops.append(f"-{weight}-> {node}")
+        lines.append((" ".join(hops), _num(path["contribution"])))
+    width = max((len(route) for route, _ in lines), default=0)
+    text = [f"{route.ljust(width)}    contribution {value}" for route, value in lines]
+    shown = len(page["paths"])
+    if shown < page["total_paths"]:
+        text.append(f"... {page['total_paths'] - shown} more paths "
+                    f"({page['total_paths']} in all; order {page['order']})")
+    total = f"sum = dLoss/d{page['weight']} = {_num(page['gradient'])}"
+    text.append(f"{total}   formula: {formula}" if formula else total)
+    return "\n".join(text)

@@ -1,0 +1,83 @@
+"""The service's settings: every environment variable, its default and meaning.
+
+Flask reads ``PATHGRAD_<NAME>`` into ``app.config[<NAME>]`` (values are parsed as
+JSON when they can be, so ``PATHGRAD_JOB_TTL=3600`` is the integer 3600).
+``REDIS_URL`` is read as it is, without the prefix, as most hosts set it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from worker.engine.spec import DEFAULT_MAX_PATHS
+
+__all__ = ["DEFAULTS", "ENVIRONMENT", "default_redis_url", "pathgrad_home"]
+
+#: Every environment variable the service reads, with its meaning (copied to the README).
+ENVIRONMENT: dict[str, str] = {
+    "REDIS_URL": "Redis for the queue, job records and cache (redis://, rediss:// or "
+    "unix:///path/redis.sock). Unset: the embedded Redis that `pathgrad serve` runs "
+    "under $PATHGRAD_HOME.",
+    "PATHGRAD_HOME": "Where the embedded Redis keeps its data (append-only file) and "
+    "socket. Default ~/.pathgrad.",
+    "PATHGRAD_JOB_TTL": "Seconds a job record (status, timestamps, error) is kept. "
+    "Default 604800 (7 days).",
+    "PATHGRAD_CACHE_TTL": "Seconds a cached result, path page or formula is kept, renewed "
+    "on every cache hit. Default 604800 (7 days).",
+    "PATHGRAD_MAX_BODY": "Largest request body in bytes; larger is refused with 413. "
+    "Default 1048576 (1 MiB).",
+    "PATHGRAD_MAX_PATHS": "Most suffix paths a job may enumerate (and the default of "
+    "options.max_paths); a network over it is refused with 422. Default 1000000000.",
+    "PATHGRAD_MAX_WAIT": "Cap in seconds on ?wait=S. Default 30.",
+    "PATHGRAD_COMPUTE_WAIT": "Seconds the API waits for a worker to compute a path page "
+    "or formula before answering 503 (retry later). Default 30.",
+    "PATHGRAD_PAGE_LIMIT": "Largest ?limit= of a path page. Default 1000.",
+    "PATHGRAD_SOFT_TIME_LIMIT": "Seconds a task may run before it is stopped and its job "
+    "failed with a time-limit error. Default 300.",
+    "PATHGRAD_HARD_TIME_LIMIT": "Seconds after which a task's process is killed if the "
+    "soft limit could not stop it. Default 330.",
+    "PATHGRAD_QUEUE": "Name of the Celery queue. Default pathgrad.",
+    "PATHGRAD_API_KEYS": "API keys, comma-separated `name:key` pairs (the name owns what "
+    "that key creates) or plain keys. Set: every route but /v1/health, /openapi.json and "
+    "/docs needs `Authorization: Bearer <key>`, and jobs and batches are visible only to "
+    "the key that created them. Unset or empty: the service is open. Default unset.",
+    "PATHGRAD_MAX_BATCH_BODY": "Largest POST /v1/batches body in bytes; larger is refused "
+    "with 413 (100,000 seed-sized jobs take about 35 MB). Default 67108864 (64 MiB).",
+    "PATHGRAD_MAX_BATCH_JOBS": "Most jobs in one batch. Default 100000.",
+    "PATHGRAD_BATCH_CHUNK": "Most jobs a worker analyses in one task (with analyze_many). "
+    "Default 500.",
+    "PATHGRAD_BATCH_WAIT": "Default ?timeout= of GET /v1/batches/{id}/results: seconds the "
+    "stream waits for unfinished lines before it ends. Default 300.",
+    "PATHGRAD_MAX_BATCH_WAIT": "Cap in seconds on that ?timeout=. Default 3600.",
+}
+
+DEFAULTS: dict[str, Any] = {
+    "JOB_TTL": 7 * 24 * 3600,
+    "CACHE_TTL": 7 * 24 * 3600,
+    "MAX_BODY": 1 << 20,
+    "MAX_PATHS": DEFAULT_MAX_PATHS,
+    "MAX_WAIT": 30.0,
+    "COMPUTE_WAIT": 30.0,
+    "PAGE_LIMIT": 1000,
+    "SOFT_TIME_LIMIT": 300,
+    "HARD_TIME_LIMIT": 330,
+    "QUEUE": "pathgrad",
+    "API_KEYS": "",
+    "MAX_BATCH_BODY": 64 << 20,
+    "MAX_BATCH_JOBS": 100_000,
+    "BATCH_CHUNK": 500,
+    "BATCH_WAIT": 300.0,
+    "MAX_BATCH_WAIT": 3600.0,
+}
+
+
+def pathgrad_home() -> Path:
+    """Return ``$PATHGRAD_HOME``, default ``~/.pathgrad``."""
+    return Path(os.environ.get("PATHGRAD_HOME") or Path.home() / ".pathgrad").expanduser()
+
+
+def default_redis_url() -> str:
+    """Return ``$REDIS_URL``, else the socket of the embedded Redis under PATHGRAD_HOME."""
+    return os.environ.get("REDIS_URL") or f"unix://{pathgrad_home() / 'redis.sock'}"

@@ -1,0 +1,59 @@
+"""Validation of one job body, shared by single jobs and every line of a batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from pydantic import ValidationError
+
+from worker.engine.analysis import check_path_limit
+from worker.engine.errors import PathgradError
+from worker.engine.spec import Network, Options, parse_options, parse_spec
+from worker.problems import problem, problem_of
+
+from .models import JobRequest
+from .problems import ProblemError, validation_problem
+
+__all__ = ["invalid", "job_options", "malformed_json", "problem_of_exception", "validate_job"]
+
+
+def validate_job(body: Any) -> tuple[Network, Options]:
+    """Check a job body ``{"network", "options"}``: its outline, options, spec and path limit."""
+    JobRequest.model_validate(body)
+    # The engine validates the raw JSON: pydantic only checked its outline.
+    options = job_options(body.get("options") or {})
+    network = parse_spec(body["network"], exact=options.exact)
+    check_path_limit(network.layers, options)  # refused now, not after queueing
+    return network, options
+
+
+def job_options(raw: dict[str, Any]) -> Options:
+    """Validate options; the server's path limit is the default and the ceiling."""
+    cap = int(current_app.config["MAX_PATHS"])
+    if "max_paths" in raw and isinstance(raw["max_paths"], int) and raw["max_paths"] > cap:
+        raise ProblemError(invalid("options.max_paths", f"expected at most {cap} on this server"))
+    return parse_options({"max_paths": cap} | raw)
+
+
+def malformed_json(exc: ValueError) -> dict[str, Any]:
+    """Return the 400 problem of a body (or batch line) that is not JSON."""
+    return problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}",
+                   slug="malformed-json")
+
+
+def invalid(field: str, message: str) -> dict[str, Any]:
+    """Return the 422 problem of one invalid request field."""
+    return problem(422, "Invalid request", f"{field}: {message}", slug="invalid-request",
+                   errors=[{"field": field, "message": message}])
+
+
+def problem_of_exception(exc: Exception) -> dict[str, Any]:
+    """Return the problem body the API answers for a validation failure."""
+    if isinstance(exc, ProblemError):
+        return exc.body
+    if isinstance(exc, PathgradError):
+        return problem_of(exc)
+    if isinstance(exc, ValidationError):
+        return validation_problem(exc)
+    raise TypeError(f"not a validation failure: {exc!r}")

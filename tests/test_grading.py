@@ -1,0 +1,419 @@
+"""Grading: every diagnosis on the seed network, exact answers, formats and the offline CLI.
+
+Expected values come from the seed question's own formula, written out here with
+NumPy (the chain rule over the 2-3-2-1 network), never from the engine.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import ROOT, SEED
+
+from service.cli import main
+from service.grade_formats import gradescope, junit, junit_suites
+from worker.engine.errors import PathgradError
+from worker.engine.grading import AnswerKey, GradingError, grade
+
+# --- an independent reference: the seed network's chain rule ------------------------------
+
+_PRIME = {
+    "identity": lambda z: np.ones_like(z),
+    "sigmoid": lambda z: (1 / (1 + np.exp(-z))) * (1 - 1 / (1 + np.exp(-z))),
+}
+_ACT = {"identity": lambda z: z, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}
+
+
+def reference(net: dict[str, Any], *, sigma: bool = True, loss: bool = True) -> dict[str, float]:
+    """dLoss/dW and dLoss/db of a one-output network, with sigma' or dLoss/dOut optionally 1."""
+    weights = [np.array(w, dtype=float) for w in net["weights"]]
+    biases = [np.array(b, dtype=float) for b in net.get("biases") or
+              [[0.0] * len(w) for w in net["weights"]]]
+    act, prime = _ACT[net["activation"]], _PRIME[net["activation"]]
+    a, zs, acts = np.array(net["input"], dtype=float), [], []
+    for w, b in zip(weights, biases, strict=True):
+        acts.append(a)
+        z = w @ a + b
+        zs.append(z)
+        a = act(z)
+    diff = a - np.array(net["target"], dtype=float)
+    slope = {"l1": np.sign(diff), "half_sse": diff}[net["loss"]] if loss else np.ones_like(diff)
+    delta = slope * (prime(zs[-1]) if sigma else 1.0)
+    grads: list[tuple[np.ndarray, np.ndarray]] = []
+    for l in range(len(weights) - 1, -1, -1):
+        grads.insert(0, (np.outer(delta, acts[l]), delta))
+        if l:
+            delta = (weights[l].T @ delta) * (prime(zs[l - 1]) if sigma else 1.0)
+    out: dict[str, float] = {}
+    count = 0
+    hidden = ["H" + str(k) for k in range(1, 100)]
+    nodes = iter(hidden)
+    for l, (gw, gb) in enumerate(grads):
+        for value in gw.ravel():
+            count += 1
+            out[f"W{count}"] = float(value)
+        for value in gb:
+            name = "Out" if l == len(grads) - 1 else next(nodes)
+            out[f"b_{name}"] = float(value)
+    return out
+
+
+def _seed(**changes: Any) -> dict[str, Any]:
+    net = copy.deepcopy(SEED)
+    net.update(changes)
+    return net
+
+
+def _integer_seed(**changes: Any) -> dict[str, Any]:
+    """The seed with weights 1..14: every value is an integer, so kinks are hit exactly."""
+    weights = [[[1, 2], [3, 4], [5, 6]], [[7, 8, 9], [10, 11, 12]], [[13, 14]]]
+    net = {"layers": [2, 3, 2, 1], "weights": weights, "activation": "identity",
+           "input": [1, 2], "target": [0], "loss": "l1"}
+    net.update(changes)
+    return net
+
+
+def _one(result: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(a for a in result["answers"] if a["name"] == name)
+
+
+# --- the seed question ---------------------------------------------------------------------
+
+
+def test_the_seed_formula_is_graded_correct_for_every_parameter() -> None:
+    expected = reference(SEED)
+    # The question's answer: dLoss/dW1 = (W13*W7 + W14*W10) * X1, Out > Y.
+    assert expected["W1"] == pytest.approx((1.3 * 0.7 + 1.4 * 1.0) * 1.0)
+    result = grade(SEED, {name: value for name, value in expected.items()})
+    assert result["score"] == result["max_score"] == len(expected) == 20
+    for answer in result["answers"]:
+        assert answer["correct"] and answer["diagnosis"] == "correct", answer
+        assert answer["expected"] == pytest.approx(expected[answer["name"]], rel=1e-12)
+
+
+def test_answers_as_strings_decimals_and_fractions() -> None:
+    result = grade(SEED, {"W7": "0.65", "W13": "69/25", "W1": " 2.31 ", "W14": "3.75e0"})
+    assert [a["correct"] for a in result["answers"]] == [True, True, True, True]
+    assert _one(result, "W13")["given"] == "69/25"
+    assert _one(result, "W13")["given_value"] == pytest.approx(2.76)
+
+
+def test_sign_error() -> None:
+    w1 = reference(SEED)["W1"]
+    answer = _one(grade(SEED, {"W1": -w1}), "W1")
+    assert not answer["correct"] and answer["points"] == 0
+    assert answer["diagnosis"] == "sign_error"
+    assert "negative of dLoss/dW1" in answer["feedback"]
+
+
+def test_a_sum_over_some_of_the_paths_names_the_missing_path() -> None:
+    # The path through H4 alone: X1 * W7 * W13 * dLoss/dOut (= +1 here).
+    answer = _one(grade(SEED, {"W1": 1.0 * 0.7 * 1.3}), "W1")
+    assert answer["diagnosis"] == "missing_paths"
+    assert "the path through H4 alone" in answer["feedback"]
+    assert "the path X1\u2192H1\u2192H5\u2192Out (W10\u00b7W14) is missing" in answer["feedback"]
+    details = answer["details"]
+    assert (details["paths_total"], details["paths_used"], details["paths_missing"]) == (2, 1, 1)
+    assert details["missing"][0]["nodes"] == ["X1", "H1", "H5", "Out"]
+    assert details["missing"][0]["contribution"] == pytest.approx(1.0 * 1.0 * 1.4)
+
+
+def test_many_paths_single_path_and_all_but_one() -> None:
+    # X1 -> H1 -> (12 neurons) -> Out: W1 has 12 paths, over the subset limit.
+    size = 12
+    net = {"layers": [1, 1, size, 1], "weights": [[[2.0]], [[float(k + 1)] for k in range(size)],
+                                                  [[1.0] * size]],
+           "activation": "identity", "input": [1.0], "target": [-1000.0], "loss": "half_sse"}
+    out = 2.0 * sum(range(1, size + 1))
+    contributions = [1.0 * (k + 1) * 1.0 * (out + 1000.0) for k in range(size)]
+    key = AnswerKey(net)
+    all_but_7 = key.grade({"W1": sum(contributions) - contributions[6]})
+    answer = _one(all_but_7, "W1")
+    assert answer["diagnosis"] == "missing_paths", answer
+    assert "X1\u2192H1\u2192H8\u2192Out (W8\u00b7W20) is missing" in answer["feedback"]
+    assert answer["details"]["paths_used"] == 11
+    single = _one(key.grade({"W1": contributions[3]}), "W1")
+    assert single["diagnosis"] == "missing_paths"
+    assert "alone, X1\u2192H1\u2192H5\u2192Out" in single["feedback"]
+    assert single["details"]["paths_missing"] == 11
+
+
+def test_missing_activation_derivative() -> None:
+    net = _seed(activation="sigmoid", loss="half_sse")
+    without_sigma = reference(net, sigma=False)
+    assert without_sigma["W7"] != pytest.approx(reference(net)["W7"])
+    result = grade(net, {"W7": without_sigma["W7"], "W1": without_sigma["W1"]})
+    for answer in result["answers"]:
+        assert answer["diagnosis"] == "missing_activation_derivative", answer
+        assert "sigmoid'(z)" in answer["feedback"]
+
+
+def test_missing_loss_derivative() -> None:
+    net = _seed(loss="half_sse")
+    without_loss = reference(net, loss=False)
+    expected = reference(net)
+    assert expected["W1"] == pytest.approx(without_loss["W1"] * (8.838 - 1.0))
+    answer = _one(grade(net, {"W1": without_loss["W1"]}), "W1")
+    assert answer["diagnosis"] == "missing_loss_derivative"
+    assert "Multiply each path by dLoss/dOut (Out - Y = 7.838 here)" in answer["feedback"]
+
+
+def test_missing_both_derivatives() -> None:
+    net = _seed(activation="sigmoid", loss="half_sse")
+    answer = _one(grade(net, {"W2": reference(net, sigma=False, loss=False)["W2"]}), "W2")
+    assert answer["diagnosis"] == "missing_activation_and_loss_derivatives"
+
+
+def test_at_the_loss_kink_every_subgradient_is_accepted_and_named() -> None:
+    net = _integer_seed()
+    net["target"] = [int(np.array([13, 14]) @ np.array([[7, 8, 9], [10, 11, 12]])
+                         @ np.array([[1, 2], [3, 4], [5, 6]]) @ np.array([1, 2]))]  # Out == Y
+    right = (13 * 7 + 14 * 10) * 1  # the seed's "Delta >= 0" case
+    key = AnswerKey(net)
+    result = key.grade({"W1": right, "W2": -2 * right, "W3": 0, "W4": 5})
+    assert result["score"] == 3
+    assert any("kink" in w for w in result["warnings"])
+    w1, w2, w3, w4 = result["answers"]
+    assert w1["subgradient"] == "right" and "uses right" in w1["feedback"]
+    assert w2["subgradient"] == "left" and "uses left" in w2["feedback"]
+    assert w3["subgradient"] == "min_norm" and "uses min_norm" in w3["feedback"]
+    accepted = {a["subgradient"]: a["expected"] for a in w1["accepted"]}
+    assert accepted == {"min_norm": 0.0, "left": -right, "right": right}
+    assert not w4["correct"]
+
+
+def test_at_a_relu_kink_both_derivatives_are_accepted() -> None:
+    net = _integer_seed(activation="relu", biases=[[-5, 0, 0], [0, 0], [0]])  # H1 pre = 0
+    right = (13 * 7 + 14 * 10) * 1
+    result = grade(net, {"W1": right, "W2": 0})
+    assert result["score"] == 2
+    w1, w2 = result["answers"]
+    assert w1["subgradient"] == "right" and "H1 has pre-activation 0" in w1["feedback"]
+    assert w2["subgradient"] == "min_norm"
+    assert "uses min_norm" in w2["feedback"] and " / left" in w2["feedback"]
+
+
+def test_exact_answers_are_compared_exactly() -> None:
+    # Out = (1/2)(1/3) X1 = 1/6 with X1 = 1, Y = 0, half_sse: dLoss/dOut = Out, and
+    # dLoss/dW1 = Out * W2 * X1 = 1/12, dLoss/dW2 = Out * H1 = 1/18, dLoss/db_H1 = Out * W2.
+    net = {"layers": [1, 1, 1], "weights": [[["1/3"]], [["1/2"]]], "activation": "identity",
+           "input": [1], "target": [0], "loss": "half_sse"}
+    out = Fraction(1, 2) * Fraction(1, 3)
+    w1 = out * Fraction(1, 2)
+    result = grade(net, {"W1": str(w1), "W2": "0.0555555555", "b_H1": "1/6"},
+                   arithmetic="exact")
+    first, second, bias = result["answers"]
+    assert first["correct"] and first["expected_exact"] == str(w1) == "1/12"
+    assert not second["correct"] and second["diagnosis"] == "inexact"
+    assert second["expected_exact"] == str(out * Fraction(1, 3))
+    assert bias["correct"] is False and bias["expected_exact"] == str(out * Fraction(1, 2))
+    assert result["comparison"] == "exact" and result["tolerance"] is None
+    # The same rounded answer passes a float grading at a loose tolerance.
+    loose = grade(_seed(), {"W1": 2.3100001}, tolerance={"rtol": 1e-6})
+    assert _one(loose, "W1")["correct"]
+
+
+def test_exact_sign_error_and_missing_paths() -> None:
+    net = _seed(weights=[[["1/10", "2/10"], ["3/10", "4/10"], ["5/10", "6/10"]],
+                         [["7/10", "8/10", "9/10"], ["1", "11/10", "12/10"]],
+                         [["13/10", "14/10"]]])
+    result = grade(net, {"W1": "-231/100", "W2": str(Fraction(2) * Fraction(7, 10)
+                                                     * Fraction(13, 10))}, arithmetic="exact")
+    assert [a["diagnosis"] for a in result["answers"]] == ["sign_error", "missing_paths"]
+
+
+def test_unknown_names_and_unreadable_answers_are_reported_per_answer() -> None:
+    result = grade(SEED, {"W99": 1, "w1": 2.31, "W7": "abc", "W8": True, "W9": None,
+                          "W10": [1], "W13": 2.76})
+    by_name = {a["name"]: a for a in result["answers"]}
+    assert result["score"] == 1 and result["max_score"] == 7
+    assert by_name["W99"]["diagnosis"] == "unknown_name"
+    assert "W1..W14" in by_name["W99"]["feedback"]
+    assert "Did you mean 'W1'?" in by_name["w1"]["feedback"]
+    for name in ("W7", "W8", "W9", "W10"):
+        assert by_name[name]["diagnosis"] == "unparsable" and not by_name[name]["correct"]
+    assert "'abc'" in by_name["W7"]["feedback"]
+    assert by_name["W13"]["correct"]
+
+
+def test_points_and_unanswered_questions() -> None:
+    expected = reference(SEED)
+    result = grade(SEED, {"W1": expected["W1"], "W7": 0}, points={"W1": 2, "W7": 3, "W13": 5})
+    assert (result["score"], result["max_score"]) == (2, 10)
+    w13 = _one(result, "W13")
+    assert w13["diagnosis"] == "unanswered" and w13["max_points"] == 5
+    assert w13["expected"] == pytest.approx(expected["W13"])
+
+
+def test_close_answers_are_told_to_keep_digits() -> None:
+    answer = _one(grade(SEED, {"W1": 2.3105}), "W1")
+    assert answer["diagnosis"] == "close" and "0.02% off" in answer["feedback"]
+    assert _one(grade(SEED, {"W1": 2.3105}, tolerance={"rtol": 1e-3}), "W1")["correct"]
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"answers": [1, 2]}, "answers"),
+    ({"answers": {}, "tolerance": {"rtol": -1}}, "tolerance.rtol"),
+    ({"answers": {}, "tolerance": {"atol": "big"}}, "tolerance.atol"),
+    ({"answers": {}, "tolerance": {"eps": 1}}, "tolerance.eps"),
+    ({"answers": {}, "tolerance": 0.1}, "tolerance"),
+    ({"answers": {}, "points": {"W1": -1}}, "points.W1"),
+    ({"answers": {}, "points": {"W99": 1}}, "points.W99"),
+    ({"answers": {}, "points": [1]}, "points"),
+])
+def test_malformed_requests_name_the_field(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(GradingError) as info:
+        grade(SEED, **kwargs)
+    assert info.value.field == field
+    assert str(info.value).startswith(field + ": ")
+
+
+def test_an_invalid_network_is_a_pathgrad_error() -> None:
+    with pytest.raises(PathgradError, match="loss"):
+        grade(_seed(loss="hinge"), {"W1": 1})
+
+
+# --- output formats ------------------------------------------------------------------------
+
+
+def _mixed() -> dict[str, Any]:
+    return grade(SEED, {"W1": 2.31, "W2": -4.62, "W99": 1, "W7": "?"}, points={"W1": 2})
+
+
+def test_gradescope_results_json_has_every_required_field() -> None:
+    grading = _mixed()
+    document = json.loads(json.dumps(gradescope(grading)))
+    assert document["score"] == 2.0
+    assert len(document["tests"]) == 4
+    for test, answer in zip(document["tests"], grading["answers"], strict=True):
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
+        assert test["name"] == answer["name"]
+        assert test["status"] == ("passed" if answer["correct"] else "failed")
+        assert test["output"] == answer["feedback"] and test["visibility"] == "visible"
+        assert isinstance(test["score"], float) and isinstance(test["max_score"], float)
+    assert document["tests"][0]["max_score"] == 2.0
+    assert sum(t["score"] for t in document["tests"]) == document["score"]
+
+
+def test_junit_xml_has_a_testcase_per_answer_and_failures_with_feedback() -> None:
+    grading = _mixed()
+    suite = ET.fromstring(junit(grading))
+    assert suite.tag == "testsuite"
+    assert (suite.get("tests"), suite.get("failures")) == ("4", "3")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["W1", "W2", "W99", "W7"]
+    assert {c.get("classname") for c in cases} == {"pathgrad.grade"}
+    assert cases[0].find("failure") is None
+    for case, answer in zip(cases[1:], grading["answers"][1:], strict=True):
+        failure = case.find("failure")
+        assert failure is not None and failure.get("message") == answer["feedback"]
+        assert failure.get("type") == answer["diagnosis"]
+    many = ET.fromstring(junit_suites([("alice", grading), ("bob", grading)]))
+    assert many.tag == "testsuites" and many.get("tests") == "8"
+    assert [s.get("name") for s in many.findall("testsuite")] == ["alice", "bob"]
+
+
+# --- the offline CLI -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    expected = reference(SEED)
+    paths = {"network": tmp_path / "net.json", "right": tmp_path / "right.json",
+             "half": tmp_path / "half.json", "sets": tmp_path / "sets.ndjson",
+             "points": tmp_path / "points.json"}
+    paths["network"].write_text(json.dumps(SEED))
+    paths["right"].write_text(json.dumps({"W1": expected["W1"], "W7": expected["W7"]}))
+    paths["half"].write_text(json.dumps({"W1": expected["W1"], "W7": -expected["W7"]}))
+    paths["points"].write_text(json.dumps({"W1": 3}))
+    paths["sets"].write_text("\n".join(json.dumps(s) for s in [
+        {"id": "alice", "W1": expected["W1"]},
+        {"id": "bob", "answers": {"W1": -expected["W1"]}},
+        {"W1": "3/4"},
+    ]) + "\n")
+    return paths
+
+
+def _grade(files: dict[str, Path], answers: str, *extra: str) -> list[str]:
+    return ["grade", "--network", str(files["network"]), "--answers", str(files[answers]),
+            *extra]
+
+
+def test_cli_json_and_fail_under(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_grade(files, "right")) == 0
+    assert json.loads(capsys.readouterr().out)["score"] == 2
+    assert main(_grade(files, "half", "--fail-under", "0.5")) == 0
+    capsys.readouterr()
+    assert main(_grade(files, "half", "--fail-under", "0.51")) == 1
+    capsys.readouterr()
+    # With W1 worth 3 points the half-right set scores 3/4.
+    assert main(_grade(files, "half", "--points", str(files["points"]),
+                       "--fail-under", "0.75")) == 0
+    assert json.loads(capsys.readouterr().out)["max_score"] == 4
+
+
+def test_cli_formats_and_out_file(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    assert main(_grade(files, "half", "--format", "gradescope", "--out", str(out))) == 0
+    document = json.loads(out.read_text())
+    assert document["score"] == 1 and [t["status"] for t in document["tests"]] == [
+        "passed", "failed"]
+    xml_out = tmp_path / "junit.xml"
+    assert main(_grade(files, "half", "--format", "junit", "--out", str(xml_out))) == 0
+    assert ET.parse(xml_out).getroot().get("failures") == "1"
+
+
+def test_cli_options_flags(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_grade(files, "right", "--arithmetic", "exact", "--subgradient", "right")) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["arithmetic"] == "exact" and result["subgradient"] == "right"
+    assert result["answers"][0]["expected_exact"] == "231/100"
+
+
+def test_cli_many_answer_sets(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_grade(files, "sets", "--fail-under", "1")) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["id"] for line in lines] == ["alice", "bob", None]
+    assert [line["score"] for line in lines] == [1, 0, 0]
+    assert lines[1]["answers"][0]["diagnosis"] == "sign_error"
+    assert main(_grade(files, "sets", "--format", "junit")) == 0
+    root = ET.fromstring(capsys.readouterr().out)
+    assert [s.get("name") for s in root.findall("testsuite")] == ["alice", "bob", "set 3"]
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{nope")
+    assert main(["grade", "--network", str(broken), "--answers", str(files["right"])]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not valid JSON" in err
+    assert main(_grade(files, "right", "--tolerance-rtol", "-1")) == 2
+    assert "tolerance.rtol" in capsys.readouterr().err
+    bad_sets = tmp_path / "bad.ndjson"
+    bad_sets.write_text('{"id": 1, "W1": 2.31}\n[1]\n')
+    assert main(["grade", "--network", str(files["network"]), "--answers", str(bad_sets)]) == 2
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2 and "answers" in captured.err
+
+
+def test_cli_starts_without_flask_celery_or_sympy(files: dict[str, Path]) -> None:
+    code = ("import sys; from service.cli import main; sys.stdout = open('/dev/null', 'w'); "
+            f"main({_grade(files, 'right')!r}); "
+            "sys.stderr.write(repr(sorted(m for m in ('flask', 'celery', 'sympy', 'redis') "
+            "if m in sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    assert done.stderr == "[]"

@@ -1,0 +1,126 @@
+"""POST /v1/exercises: drawn by a real worker, cached, validated naming the field."""
+
+from __future__ import annotations
+
+import json
+import time
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service.models import ExerciseList
+from worker.engine import analyze
+from worker.engine.exercises import exercises
+
+# Differs per session, so a shared $REDIS_URL never answers from an earlier run's cache.
+_SEED = int(time.time() * 1000) % 10**9
+
+
+def _post(client: FlaskClient, body: Any) -> Any:
+    return client.post("/v1/exercises", json=body)
+
+
+def test_exercises_are_what_the_engine_draws(client: FlaskClient) -> None:
+    body = {"layers": [2, 3, 2, 1], "activation": "identity", "loss": "l1", "seed": _SEED,
+            "ask": ["W1", "W7"], "integers": [-3, 3], "fractions": False, "count": 3}
+    response = _post(client, body)
+    assert response.status_code == 200, response.get_json()
+    data = response.get_json()
+    ExerciseList.model_validate(data)
+    expected = exercises(3, layers=[2, 3, 2, 1], seed=_SEED, ask=["W1", "W7"])
+    assert data == json.loads(json.dumps({"exercises": expected}))
+    assert len({json.dumps(e["network"]) for e in data["exercises"]}) == 3
+    for variant in data["exercises"]:
+        result = analyze(variant["network"], arithmetic="exact")
+        by_name = {w["name"]: w["gradient_exact"] for w in result["weights"]}
+        for weight in ("W1", "W7"):
+            assert Fraction(variant["answers"][weight]["value"]) == Fraction(by_name[weight])
+            assert f"What is dLoss/d{weight}?" in variant["question"]
+
+
+def test_the_same_request_is_answered_from_the_cache(client: FlaskClient) -> None:
+    body = {"layers": [2, 2, 1], "activation": "relu", "seed": _SEED + 1, "count": 5,
+            "integers": [-2, 2], "fractions": True}
+    first = _post(client, body)
+    assert first.status_code == 200, first.get_json()
+    started = time.perf_counter()
+    # The defaults spelled out, and the activation as a list: the same canonical request.
+    second = _post(client, body | {"activation": ["relu", "relu"], "loss": "l1", "ask": ["W1"]})
+    assert time.perf_counter() - started < 0.5
+    assert second.status_code == 200 and second.get_json() == first.get_json()
+
+
+def test_defaults_draw_one_variant_asking_w1(client: FlaskClient) -> None:
+    response = _post(client, {"layers": [1, 2, 1], "seed": _SEED + 2})
+    assert response.status_code == 200, response.get_json()
+    (variant,) = response.get_json()["exercises"]
+    assert list(variant["answers"]) == ["W1"] and variant["seed"] == _SEED + 2
+    assert variant["network"]["activation"] == "identity" and variant["network"]["loss"] == "l1"
+    assert all(-3 <= v <= 3 for v in variant["network"]["input"])
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"layers": [2]}, "layers"),
+    ({"layers": [2, 11]}, "layers[1]"),
+    ({"layers": [2, 10, 10, 10, 10]}, "layers"),
+    ({"layers": [2, 1], "activation": "tanh"}, "activation"),
+    ({"layers": [2, 2, 1], "activation": ["relu"]}, "activation"),
+    ({"layers": [2, 1], "loss": "softmax_cross_entropy"}, "loss"),
+    ({"layers": [2, 1], "ask": ["W3"]}, "ask[0]"),
+    ({"layers": [2, 1], "ask": []}, "ask"),
+    ({"layers": [2, 3, 9, 9, 1], "ask": ["W1"]}, "ask[0]"),
+    ({"layers": [2, 1], "integers": [3, -3]}, "integers"),
+    ({"layers": [2, 1], "integers": [1]}, "integers"),
+    ({"layers": [2, 1], "fractions": "yes"}, "fractions"),
+    ({"layers": [2, 1], "seed": -1}, "seed"),
+    ({"layers": [2, 1], "count": 501}, "count"),
+    ({"layers": [2, 1], "count": 0}, "count"),
+    ({"layers": [2, 1], "colour": "red"}, "colour"),
+    ({}, "layers"),
+    ([2, 1], "body"),
+])
+def test_bad_input_is_422_problem_naming_the_field(
+    app: Flask, body: Any, field: str
+) -> None:
+    # Refused before any worker is asked: no worker fixture needed.
+    response = _post(app.test_client(), body)
+    assert response.status_code == 422, response.get_json()
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["status"] == 422
+    assert field in [e["field"] for e in problem["errors"]], problem
+    assert field in problem["detail"]
+
+
+def test_no_fitting_network_is_422_from_the_worker(client: FlaskClient) -> None:
+    # Only 8 networks exist in this range, fewer than the 20 asked for.
+    body = {"layers": [1, 1], "loss": "half_sse", "integers": [1, 2], "count": 20,
+            "seed": _SEED}
+    response = _post(client, body)
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert problem["errors"][0]["field"] == "count"
+    assert problem["detail"].startswith("count: only")
+
+
+def test_malformed_json_is_400(app: Flask) -> None:
+    response = app.test_client().post("/v1/exercises", data="{layers",
+                                      content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["title"] == "Malformed JSON"
+
+
+def test_openapi_documents_the_route(app: Flask) -> None:
+    document = app.test_client().get("/openapi.json").get_json()
+    operation = document["paths"]["/v1/exercises"]["post"]
+    assert set(operation["responses"]) == {"200", "400", "422", "503"}
+    schemas = document["components"]["schemas"]
+    request = schemas["ExerciseRequest"]["properties"]
+    assert {"layers", "activation", "loss", "seed", "ask", "integers", "fractions",
+            "count"} == set(request)
+    assert request["count"]["maximum"] == 500
+    assert set(schemas["ExerciseAnswer"]["properties"]) == {
+        "value", "float", "formula", "paths", "contributions"}

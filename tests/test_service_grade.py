@@ -1,0 +1,127 @@
+"""POST /v1/grade over HTTP with a real worker: gradings, formats, errors and the cache."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import pytest
+from conftest import SEED
+from flask.testing import FlaskClient
+
+from service.models import Grading
+
+# A target no earlier run has cached: the expected values do not depend on it (Out > Y).
+_TARGET = -(time.time() % 1)
+
+# The seed question's formula: dLoss/dW1 = (W13*W7 + W14*W10) * X1 (Out > Y: dLoss/dOut = 1).
+W1 = 1.3 * 0.7 + 1.4 * 1.0
+W7 = 1.3 * (0.1 * 1.0 + 0.2 * 2.0)  # W13 * H1
+
+
+def _network(**changes: Any) -> dict[str, Any]:
+    net = copy.deepcopy(SEED)
+    net["target"] = [_TARGET]
+    net.update(changes)
+    return net
+
+
+def _post(client: FlaskClient, body: dict[str, Any], fmt: str = "json") -> Any:
+    return client.post(f"/v1/grade?format={fmt}", json=body)
+
+
+def test_grading_with_every_field(client: FlaskClient) -> None:
+    body = {"network": _network(), "answers": {"W1": W1, "W7": -W7, "W2": "1.82", "W99": 1,
+                                               "b_H1": "n/a"},
+            "tolerance": {"rtol": 1e-6, "atol": 1e-9}, "points": {"W1": 2, "W13": 1}}
+    response = _post(client, body)
+    assert response.status_code == 200, response.get_json()
+    grading = Grading.model_validate(response.get_json())
+    by_name = {a.name: a for a in grading.answers}
+    assert (grading.score, grading.max_score) == (2, 7)
+    assert by_name["W1"].correct and by_name["W1"].expected == pytest.approx(W1)
+    assert by_name["W7"].diagnosis == "sign_error"
+    assert by_name["W2"].diagnosis == "missing_paths"  # X2 * W7 * W13: the path through H4
+    assert "X2\u2192H1\u2192H5\u2192Out (W10\u00b7W14) is missing" in by_name["W2"].feedback
+    assert by_name["W99"].diagnosis == "unknown_name"
+    assert by_name["b_H1"].diagnosis == "unparsable"
+    assert by_name["W13"].diagnosis == "unanswered"
+
+
+def test_exact_answers_over_http(client: FlaskClient) -> None:
+    body = {"network": _network(target=["-1/3"]), "options": {"arithmetic": "exact"},
+            "answers": {"W1": "231/100", "W7": "0.6500001"}}
+    grading = _post(client, body).get_json()
+    w1, w7 = grading["answers"]
+    assert w1["correct"] and w1["expected_exact"] == "231/100"
+    assert not w7["correct"] and w7["diagnosis"] == "inexact"
+
+
+def test_gradescope_format(client: FlaskClient) -> None:
+    body = {"network": _network(), "answers": {"W1": W1, "W7": 0}}
+    response = _post(client, body, "gradescope")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    document = response.get_json()
+    assert document["score"] == 1
+    for test in document["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
+    assert [t["status"] for t in document["tests"]] == ["passed", "failed"]
+
+
+def test_junit_format(client: FlaskClient) -> None:
+    body = {"network": _network(), "answers": {"W1": W1, "W7": -W7}}
+    response = _post(client, body, "junit")
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    suite = ET.fromstring(response.get_data(as_text=True))
+    assert (suite.tag, suite.get("tests"), suite.get("failures")) == ("testsuite", "2", "1")
+    failure = suite.findall("testcase")[1].find("failure")
+    assert failure is not None and "negative of dLoss/dW7" in (failure.get("message") or "")
+
+
+def test_an_identical_request_is_answered_from_the_cache(client: FlaskClient) -> None:
+    body = {"network": _network(input=[1.0, 2.0 + abs(_TARGET)]), "answers": {"W1": 1}}
+    first = _post(client, body)
+    start = time.perf_counter()
+    second = _post(client, body)
+    assert first.get_json() == second.get_json()
+    assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"network": SEED, "answers": [1]}, "answers"),
+    ({"network": SEED, "answers": {}, "tolerance": {"rtol": -1}}, "tolerance.rtol"),
+    ({"network": SEED, "answers": {}, "points": {"W1": -2}}, "points.W1"),
+    ({"network": {**SEED, "loss": "hinge"}, "answers": {}}, "network.loss"),
+    ({"network": SEED}, "answers"),
+])
+def test_invalid_requests_are_422_naming_the_field(
+    client: FlaskClient, body: dict[str, Any], field: str
+) -> None:
+    response = _post(client, body)
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert field in [e["field"] for e in problem["errors"]], problem
+
+
+def test_points_for_an_unknown_name_is_422_from_the_worker(client: FlaskClient) -> None:
+    body = {"network": _network(), "answers": {"W1": 1}, "points": {"W77": 1}}
+    response = _post(client, body)
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "points.W77"
+
+
+def test_unknown_format_is_422(client: FlaskClient) -> None:
+    response = _post(client, {"network": SEED, "answers": {}}, "csv")
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "format"
+
+
+def test_the_route_is_in_openapi(client: FlaskClient) -> None:
+    document = client.get("/openapi.json").get_json()
+    operation = document["paths"]["/v1/grade"]["post"]
+    assert {p["name"] for p in operation["parameters"]} == {"format"}
+    assert "Grading" in json.dumps(operation["responses"]["200"])

@@ -1,0 +1,132 @@
+"""Submit -> poll -> result over HTTP with a real Redis and a real Celery worker."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import SEED_JOB, unique_seed
+from flask.testing import FlaskClient
+
+from service.models import Job, JobAccepted
+from worker.engine import analyze
+
+Submit = Callable[..., dict[str, Any]]
+
+
+def _gradients(result: dict[str, Any]) -> dict[str, float]:
+    return {w["name"]: w["gradient"] for w in result["weights"]}
+
+
+def test_seed_job_is_queued_then_polled_to_the_engines_result(client: FlaskClient) -> None:
+    body = json.loads(json.dumps(SEED_JOB))
+    body["network"]["target"] = [1.0 + 1e-3 * time.time() % 1]  # not cached by an earlier run
+    response = client.post("/v1/jobs", json=body)
+    assert response.status_code == 202
+    accepted = JobAccepted.model_validate(response.get_json())
+    assert response.headers["Location"] == f"/v1/jobs/{accepted.id}"
+    assert accepted.status in ("queued", "running", "succeeded")
+    deadline = time.monotonic() + 30
+    while True:
+        job = client.get(response.headers["Location"]).get_json()
+        if job["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    Job.model_validate(job)
+    assert job["status"] == "succeeded", job
+    assert job["cached"] is False
+    assert job["created_at"] <= job["started_at"] <= job["finished_at"]
+    assert job["result"] == json.loads(json.dumps(analyze(body["network"])))
+
+
+def test_wait_returns_the_finished_seed_analysis(submit: Submit) -> None:
+    job = submit(unique_seed(1.5))
+    expected = analyze(unique_seed(1.5))
+    assert job["status"] == "succeeded"
+    assert job["result"]["loss"] == pytest.approx(expected["loss"], rel=1e-12)
+    np.testing.assert_allclose(
+        list(_gradients(job["result"]).values()), list(_gradients(expected).values()),
+        rtol=1e-12,
+    )
+    assert job["result"]["agreement"]["ok"] is True
+
+
+def _random_network(rng: np.random.Generator) -> dict[str, Any]:
+    layers = [int(n) for n in rng.integers(1, 5, size=rng.integers(2, 5))]
+    activation = str(rng.choice(["identity", "relu", "leaky_relu", "sigmoid", "tanh"]))
+    loss = str(rng.choice(["l1", "mse", "half_sse", "softmax_cross_entropy"]))
+    return {
+        "layers": layers,
+        "weights": [rng.normal(size=(b, a)).round(3).tolist()
+                    for a, b in zip(layers[:-1], layers[1:], strict=True)],
+        "biases": [rng.normal(size=b).round(3).tolist() for b in layers[1:]],
+        "activation": activation,
+        "input": rng.normal(size=layers[0]).round(3).tolist(),
+        "target": rng.random(size=layers[-1]).round(3).tolist(),
+        "loss": loss,
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_random_networks_give_what_the_engine_gives(submit: Submit, seed: int) -> None:
+    network = _random_network(np.random.default_rng(seed + int(time.time())))
+    options = {"finite_difference": True}
+    job = submit(network, options)
+    assert job["status"] == "succeeded", job
+    assert job["result"] == json.loads(json.dumps(analyze(network, **options)))
+
+
+def test_resubmission_with_keys_reordered_and_1_as_1_0_is_answered_from_the_cache(
+    client: FlaskClient, submit: Submit
+) -> None:
+    network = unique_seed(2.0)
+    network["biases"] = [[0, 0, 0], [0, 0], [0]]
+    first = submit(network, {"subgradient": "right"})
+    assert first["status"] == "succeeded" and first["cached"] is False
+
+    reordered = {key: network[key] for key in reversed(list(network))}
+    reordered["biases"] = [[0.0, 0.0, 0.0], [0.0, 0.0], [0.0]]
+    again = client.post("/v1/jobs", json={"options": {"subgradient": "right"},
+                                          "network": reordered})
+    # No ?wait and no worker round trip: answered at once, finished.
+    assert again.status_code == 200
+    job = again.get_json()
+    Job.model_validate(job)
+    assert job["cached"] is True and job["status"] == "succeeded"
+    assert job["id"] != first["id"]
+    assert job["result"] == first["result"]
+    assert client.get(f"/v1/jobs/{job['id']}").get_json()["cached"] is True
+
+
+def test_other_options_are_a_different_job(client: FlaskClient, submit: Submit) -> None:
+    network = unique_seed(3.0)
+    submit(network)
+    other = client.post("/v1/jobs", json={"network": network, "options": {"path_sum": False}})
+    assert other.status_code == 202
+
+
+def test_exact_arithmetic_job_gives_exact_strings(submit: Submit) -> None:
+    network = unique_seed(1.0)
+    network["input"] = ["1", "2"]
+    network["weights"][0][0] = ["1/10", "1/5"]
+    job = submit(network, {"arithmetic": "exact"})
+    assert job["status"] == "succeeded", job
+    w1 = job["result"]["weights"][0]
+    assert w1["name"] == "W1" and isinstance(w1["gradient_exact"], str)
+    assert w1 == json.loads(json.dumps(analyze(network, arithmetic="exact")["weights"][0]))
+
+
+def test_path_sum_false_runs_a_network_over_the_path_limit(submit: Submit) -> None:
+    network = {
+        "layers": [2, 40, 40, 40, 1],
+        "weights": [np.full((b, a), 0.01).tolist() for a, b in
+                    zip([2, 40, 40, 40], [40, 40, 40, 1], strict=True)],
+        "activation": "tanh", "input": [1.0, 2.0], "target": [time.time() % 1], "loss": "mse",
+    }
+    job = submit(network, {"path_sum": False, "max_paths": 1000})
+    assert job["status"] == "succeeded", job
+    assert len(job["result"]["weights"]) == 2 * 40 + 40 * 40 * 2 + 40

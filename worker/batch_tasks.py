@@ -1,0 +1,99 @@
+"""Celery task of the batches resource: analyse one chunk of a batch with ``analyze_many``.
+
+The API keeps each chunk's distinct networks (one content hash each, all with the
+same options) in Redis and sends their hashes; the batch store counts the lines that
+share each hash. A network whose
+analysis raises fails only itself: when ``analyze_many`` raises for the chunk, the
+chunk is analysed again one network at a time. Outcomes are recorded once per hash
+(:meth:`BatchStore.finish`), so a redelivered chunk changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import current_app, shared_task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.signals import task_failure
+
+from . import engine
+from .batch_store import BatchStore, collector_paused, loads
+from .engine.errors import AgreementError, PathgradError
+from .problems import problem, problem_of, time_limit_problem
+from .tasks import _disagreement, _internal, _store
+
+__all__ = ["analyze_chunk", "run_chunk"]
+
+Outcome = tuple[dict[str, Any] | None, dict[str, Any] | None]
+
+_batch_stores: dict[int, BatchStore] = {}
+
+
+def _batch_store() -> BatchStore:
+    store = _store()
+    if id(store) not in _batch_stores:
+        _batch_stores[id(store)] = BatchStore(store)
+    return _batch_stores[id(store)]
+
+
+@shared_task(name="pathgrad.batch_chunk")
+def run_chunk(batch_id: str, options: dict[str, Any], keys: list[str], chunk: str) -> None:
+    """Analyse the distinct networks of one chunk (kept under ``chunk``) and record each."""
+    batches = _batch_store()
+    if not batches.exists(batch_id):
+        return  # expired meanwhile
+    specs = batches.chunk(chunk)
+    if specs is None:
+        expired = problem(410, "Input expired", "the batch's input has expired")
+        batches.finish(batch_id, [(key, None, {"error": expired}) for key in keys])
+        return
+    with collector_paused():
+        try:
+            outcomes = analyze_chunk(loads(specs), options)
+        except SoftTimeLimitExceeded:
+            limit = float(current_app.conf.task_soft_time_limit or 0)
+            outcomes = [(None, {"error": time_limit_problem(limit)})] * len(keys)
+        except Exception as exc:
+            batches.finish(batch_id, [(key, None, {"error": _internal(exc)}) for key in keys])
+            raise  # logged by Celery as a failed task
+        batches.finish(batch_id, [(key, result, failure) for key, (result, failure)
+                                  in zip(keys, outcomes, strict=True)])
+    batches.forget_chunk(chunk)
+
+
+def analyze_chunk(specs: list[dict[str, Any]], options: dict[str, Any]) -> list[Outcome]:
+    """Return ``(result, None)`` or ``(None or result, failure)`` for each spec, in order."""
+    try:
+        results = engine.analyze_many(specs, **options)
+    except PathgradError:
+        return [_analyze_one(spec, options) for spec in specs]
+    return [_checked(result) for result in results]
+
+
+def _analyze_one(spec: dict[str, Any], options: dict[str, Any]) -> Outcome:
+    try:
+        return _checked(engine.analyze(spec, **options))
+    except AgreementError as exc:
+        return None, {"error": problem_of(exc), "result": exc.result}
+    except PathgradError as exc:
+        return None, {"error": problem_of(exc)}
+
+
+def _checked(result: dict[str, Any]) -> Outcome:
+    if not result.get("agreement", {}).get("ok", True):
+        # A disagreement is pathgrad's bug: the line fails loudly, the numbers stay visible.
+        return None, {"error": _disagreement(result), "result": result}
+    return result, None
+
+
+@task_failure.connect
+def _on_task_failure(sender: Any = None, args: Any = None, exception: Any = None, **_: Any) -> None:
+    """Fail the lines of a chunk whose worker process was killed by the hard time limit."""
+    if getattr(sender, "name", None) != "pathgrad.batch_chunk" or not args:
+        return
+    if isinstance(exception, TimeLimitExceeded):
+        batch_id, _options, keys, _chunk = args
+        limit = float(current_app.conf.task_time_limit or 0)
+        failure = {"error": time_limit_problem(limit)}
+        _batch_store().finish(batch_id, [(key, None, failure) for key in keys])
+

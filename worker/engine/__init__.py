@@ -1,0 +1,113 @@
+"""pathgrad's gradient engine: explicit path sums and backprop that check each other.
+
+Pure NumPy (and SymPy for formulas): no Flask, Celery or Redis. The public API
+is CONTRACT.md section 4:
+
+>>> from worker.engine import analyze
+>>> result = analyze({"layers": [1, 1], "weights": [[[2.0]]], "activation": "identity",
+...                   "input": [3.0], "target": [1.0], "loss": "l1"})
+>>> result["weights"][0]["gradient"], result["weights"][0]["path_sum"]
+(3.0, 3.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .analysis import analyze_batches
+from .batch import parse_batches
+from .contributions import ORDERS, contributions
+from .errors import (
+    AgreementError,
+    ExactArithmeticError,
+    OptionError,
+    PathgradError,
+    PathLimitError,
+    SpecError,
+    UnknownWeightError,
+)
+from .formula import formula
+from .spec import Names, Network, Options, parse_options, parse_spec
+
+__all__ = [
+    "ENGINE_VERSION",
+    "ORDERS",
+    "AgreementError",
+    "ExactArithmeticError",
+    "Names",
+    "Network",
+    "OptionError",
+    "Options",
+    "PathLimitError",
+    "PathgradError",
+    "SpecError",
+    "UnknownWeightError",
+    "analyze",
+    "analyze_many",
+    "formula",
+    "parse_options",
+    "parse_spec",
+    "path_contributions",
+]
+
+# Part of every cache key: bump it whenever a result for the same input may change.
+ENGINE_VERSION = "1"
+
+
+def analyze(spec: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """Analyse one network: gradients by backprop and by path sums, and their agreement.
+
+    Parameters
+    ----------
+    spec : dict
+        The network (CONTRACT.md section 1).
+    **options
+        ``subgradient``, ``arithmetic``, ``finite_difference``, ``path_sum``,
+        ``max_paths``, ``rtol``, ``atol``.
+
+    Returns
+    -------
+    dict
+        CONTRACT.md section 2.
+
+    Raises
+    ------
+    PathgradError
+        For any invalid input, naming the field; :class:`AgreementError` if the two
+        methods disagree (a pathgrad bug), with the result attached.
+    """
+    parsed = parse_options(options)
+    return analyze_batches(parse_batches([spec], exact=parsed.exact), 1, parsed)[0]
+
+
+def analyze_many(specs: Sequence[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
+    """Analyse many networks at once, vectorised across networks of the same shape.
+
+    Each result is identical to :func:`analyze`'s for the same spec; errors name
+    the spec as ``specs[i].<field>``.
+    """
+    parsed = parse_options(options)
+    if isinstance(specs, dict | str) or not isinstance(specs, Sequence):
+        raise SpecError("specs", "expected a list of network specs")
+    return analyze_batches(parse_batches(specs, exact=parsed.exact), len(specs), parsed)
+
+
+def path_contributions(
+    spec: dict[str, Any],
+    weight: str,
+    *,
+    order: str = "abs_desc",
+    limit: int | None = None,
+    cursor: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Return one page of a weight's path contributions (CONTRACT.md section 3).
+
+    ``limit=None`` returns every path, in pages of at most 100,000; pass the
+    page's ``next_cursor`` as ``cursor`` for the next one.
+    """
+    parsed = parse_options(options)
+    net = parse_spec(spec, exact=parsed.exact)
+    return contributions(net, parsed, weight, order=order, limit=limit, cursor=cursor)
+

@@ -1,0 +1,215 @@
+"""The analysis of CONTRACT.md section 2: both methods, their agreement, and the witnesses.
+
+:func:`analyze_batches` takes networks grouped by shape and stacked into
+batches (:func:`worker.engine.batch.parse_batches`) and runs the forward pass,
+backprop, the explicit path sums and (when asked) finite differences on each
+whole batch at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .backprop import backprop, magnitudes
+from .batch import Batch, prefixed
+from .errors import AgreementError, OptionError, PathgradError, PathLimitError
+from .finite_diff import FiniteDifferences, finite_differences
+from .forward import Forward, forward
+from .paths import path_sums, suffix_path_count
+from .results import build_results
+from .spec import Options
+
+__all__ = [
+    "EXACT_MAX_PATHS",
+    "MAX_FD_PARAMETERS",
+    "BatchAnalysis",
+    "analyze_batch",
+    "analyze_batches",
+    "check_path_limit",
+]
+
+Array = npt.NDArray[Any]
+
+# Python fractions cost about a microsecond an operation: keep exact jobs to seconds.
+EXACT_MAX_PATHS = 10**6
+# Finite differences run two forward passes per parameter: quadratic in the parameter count.
+MAX_FD_PARAMETERS = 20_000
+
+
+def check_path_limit(layers: tuple[int, ...], options: Options) -> int:
+    """Return a network's suffix path count, or raise if enumerating it is over the limit.
+
+    Raises
+    ------
+    PathLimitError
+        Naming the exact path count and the limit.
+    """
+    count = suffix_path_count(layers)
+    if not options.path_sum:
+        return count
+    limit = min(options.max_paths, EXACT_MAX_PATHS) if options.exact else options.max_paths
+    if count > limit:
+        which = "max_paths" if limit == options.max_paths else "the exact-arithmetic limit"
+        raise PathLimitError(
+            "layers",
+            f"the network has {count} paths to enumerate, over {which} ({limit}); "
+            "set options.path_sum to false for backprop only",
+            paths=count,
+            limit=limit,
+        )
+    return count
+
+
+def _check_fd_size(layers: tuple[int, ...], options: Options) -> None:
+    parameters = sum(n * (m + 1) for m, n in zip(layers[:-1], layers[1:], strict=True))
+    if options.finite_difference and parameters > MAX_FD_PARAMETERS:
+        raise OptionError(
+            "options.finite_difference",
+            f"finite differences are limited to {MAX_FD_PARAMETERS} parameters "
+            f"(two forward passes each); the network has {parameters}",
+        )
+
+
+def analyze_batches(
+    batches: Sequence[tuple[list[int], Batch]], count: int, options: Options
+) -> list[dict[str, Any]]:
+    """Analyse batches of networks (from :func:`parse_batches`), returning results in order.
+
+    Parameters
+    ----------
+    batches : sequence of (indices, Batch)
+    count : int
+        Number of networks in all.
+    options : Options
+
+    Returns
+    -------
+    list of dict
+        One CONTRACT.md section 2 result per network, in input order.
+
+    Raises
+    ------
+    PathLimitError, OptionError
+        Prefixed with ``specs[i].`` when there are several networks.
+    AgreementError
+        When backprop and the path sum disagree beyond tolerance (a pathgrad bug);
+        the result is attached.
+    """
+    for members, batch in batches:
+        try:
+            check_path_limit(batch.layers, options)
+            _check_fd_size(batch.layers, options)
+        except PathgradError as error:
+            raise prefixed(error, members[0], count) from None
+    results: list[dict[str, Any]] = [{} for _ in range(count)]
+    for members, batch in batches:
+        analysis = analyze_batch(batch, options)
+        for index, result in zip(members, build_results(analysis, options), strict=True):
+            results[index] = result
+    for index, result in enumerate(results):
+        if not result["agreement"]["ok"]:
+            raise AgreementError(
+                "network" if count == 1 else f"specs[{index}]",
+                result["warnings"][0],
+                result=result,
+            )
+    return results
+
+
+@dataclass(frozen=True, eq=False)
+class BatchAnalysis:
+    """Everything computed for a batch, as flat per-network arrays.
+
+    Parameters (weights W1, W2, ... then biases in name order) are flattened:
+    ``(B, n_weights)`` and ``(B, n_biases)``.
+
+    Attributes
+    ----------
+    batch : Batch
+    passed : Forward
+    backprop, path_sum, scale : tuple of ndarray
+        (weights, biases) gradients by the delta recursion, by the explicit path
+        sums (None when not enumerated), and the sum of |path contribution|.
+    finite_differences : list of FiniteDifferences, optional
+        One per network when asked for.
+    """
+
+    batch: Batch
+    passed: Forward
+    backprop: tuple[Array, Array]
+    path_sum: tuple[Array, Array] | None
+    scale: tuple[Array, Array]
+    finite_differences: list[FiniteDifferences] | None
+
+    def __repr__(self) -> str:
+        return f"BatchAnalysis(size={self.batch.size}, layers={list(self.batch.layers)})"
+
+
+def analyze_batch(batch: Batch, options: Options) -> BatchAnalysis:
+    """Run both methods (and finite differences when asked) on every network of a batch.
+
+    Parameters
+    ----------
+    batch : Batch
+    options : Options
+
+    Returns
+    -------
+    BatchAnalysis
+    """
+    passed = forward(batch, options.subgradient)
+    if not batch.exact:
+        _check_finite(passed)
+    args = (batch.weights, passed.values, passed.derivatives, passed.loss_gradient)
+    # Overflow is checked explicitly below, with a message that names the cause.
+    with np.errstate(over="ignore", invalid="ignore"):
+        grads, scale = backprop(*args), magnitudes(*args)
+        path = None
+        if options.path_sum:
+            sums = path_sums(batch.weights, passed.derivatives, passed.loss_gradient)
+            path = (_flat([sums[l][:, :, None] * passed.values[l - 1][:, None, :]
+                           for l in range(1, len(sums))]), _flat(sums[1:]))
+    if not batch.exact:
+        _check_finite_gradients(grads.weights + grads.biases + list(path or ()))
+    fd = None
+    if options.finite_difference:
+        fd = [finite_differences(batch, b, passed, options.subgradient)
+              for b in range(batch.size)]
+    return BatchAnalysis(
+        batch=batch,
+        passed=passed,
+        backprop=(_flat(grads.weights), _flat(grads.biases)),
+        path_sum=path,
+        scale=(_flat(scale.weights), _flat(scale.biases)),
+        finite_differences=fd,
+    )
+
+
+def _check_finite(passed: Forward) -> None:
+    arrays = [passed.loss, passed.loss_gradient, *passed.values]
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise PathgradError(
+            "weights",
+            "the forward pass overflows float64 (a value is infinite); use smaller "
+            "weights or inputs, or arithmetic 'exact' with a piecewise-linear network",
+        )
+
+
+def _check_finite_gradients(arrays: Sequence[Array]) -> None:
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise PathgradError(
+            "weights",
+            "the gradients overflow float64 (a path product is infinite); use smaller "
+            "weights, or arithmetic 'exact' with a piecewise-linear network",
+        )
+
+
+def _flat(arrays: Sequence[Array]) -> Array:
+    """Concatenate per-layer (B, ...) arrays into one (B, total) array, row-major per layer."""
+    size = arrays[0].shape[0]
+    return np.concatenate([a.reshape(size, -1) for a in arrays], axis=1)

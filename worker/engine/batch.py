@@ -1,0 +1,219 @@
+"""Batches: networks of one shape stacked along a leading axis, and parsing many specs at once.
+
+:func:`parse_batches` validates a list of specs and groups them by shape. Specs
+of one shape are converted with one ``np.array`` call per field; only when that
+fast check finds a problem is each spec parsed on its own, to name the field.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import PathgradError
+from .spec import (
+    LOSSES,
+    REQUIRED_FIELDS,
+    SPEC_FIELDS,
+    Network,
+    check_activation,
+    check_layers,
+    parse_spec,
+)
+
+__all__ = ["Batch", "parse_batches", "prefixed", "stack"]
+
+Array = npt.NDArray[Any]
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """Networks of one shape stacked along a leading axis B.
+
+    Attributes
+    ----------
+    weights : list of ndarray
+        ``weights[l-1]`` has shape (B, n_l, n_{l-1}).
+    biases : list of ndarray
+        ``biases[l-1]`` has shape (B, n_l).
+    input, target : ndarray
+        Shapes (B, n0) and (B, nL).
+    """
+
+    layers: tuple[int, ...]
+    weights: list[Array]
+    biases: list[Array]
+    activations: tuple[str, ...]
+    input: Array
+    target: Array
+    loss: str
+    exact: bool
+
+    @property
+    def size(self) -> int:
+        return int(self.input.shape[0])
+
+    def __repr__(self) -> str:
+        return f"Batch(size={self.size}, layers={list(self.layers)}, loss={self.loss})"
+
+
+
+
+def stack(networks: Sequence[Network]) -> Batch:
+    """Stack networks of one shape into a :class:`Batch`.
+
+    Parameters
+    ----------
+    networks : sequence of Network
+        All with the same ``shape_key``.
+
+    Returns
+    -------
+    Batch
+    """
+    first = networks[0]
+    depth = first.depth
+    return Batch(
+        layers=first.layers,
+        weights=[np.stack([n.weights[l] for n in networks]) for l in range(depth)],
+        biases=[np.stack([n.biases[l] for n in networks]) for l in range(depth)],
+        activations=first.activations,
+        input=np.stack([n.input for n in networks]),
+        target=np.stack([n.target for n in networks]),
+        loss=first.loss,
+        exact=first.exact,
+    )
+
+
+
+
+def parse_batches(
+    specs: Sequence[Any], *, exact: bool = False
+) -> list[tuple[list[int], Batch]]:
+    """Validate specs and stack those of one shape into batches.
+
+    Parameters
+    ----------
+    specs : sequence of dict
+        Network specs (CONTRACT.md section 1).
+    exact : bool
+        Parse numbers as fractions.
+
+    Returns
+    -------
+    list of (indices, Batch)
+        The positions in ``specs`` of each batch's networks, in batch order.
+
+    Raises
+    ------
+    PathgradError
+        The first problem found, its field prefixed ``specs[i].`` when there are
+        several specs.
+    """
+    groups: dict[Any, list[int]] = {}
+    for index, spec in enumerate(specs):
+        groups.setdefault(_group_key(spec), []).append(index)
+    batches: list[tuple[list[int], Batch]] = []
+    for key, members in groups.items():
+        batch = None if exact or key is None else _fast_batch([specs[i] for i in members], key)
+        if batch is not None:
+            batches.append((members, batch))
+            continue
+        by_shape: dict[Any, list[tuple[int, Network]]] = {}
+        for index in members:
+            try:
+                net = parse_spec(specs[index], exact=exact)
+            except PathgradError as error:
+                raise prefixed(error, index, len(specs)) from None
+            by_shape.setdefault(net.shape_key, []).append((index, net))
+        for pairs in by_shape.values():
+            batches.append(([i for i, _ in pairs], stack([n for _, n in pairs])))
+    return batches
+
+
+def prefixed(error: PathgradError, index: int, count: int) -> PathgradError:
+    """Return the error with its field prefixed by ``specs[index].`` when there are many."""
+    if count == 1:
+        return error
+    moved = copy.copy(error)
+    moved.field = f"specs[{index}].{error.field}"
+    moved.args = (f"{moved.field}: {error.message}",)
+    return moved
+
+
+def _group_key(spec: Any) -> Any:
+    """What specs must share to be converted together; None sends a spec to the slow path."""
+    try:
+        activation = spec["activation"]
+        return (tuple(spec["layers"]), tuple(activation) if isinstance(activation, list)
+                else activation, spec["loss"], spec.get("biases") is None)
+    except (TypeError, KeyError, AttributeError):
+        return None
+
+
+def _fast_batch(specs: list[Any], key: Any) -> Batch | None:
+    """Convert specs sharing a key with one array per field; None if anything looks wrong."""
+    try:
+        return _convert(specs, key)
+    except (TypeError, KeyError, IndexError, AttributeError, ValueError):
+        return None  # the slow path finds the field and says what is wrong
+
+
+def _convert(specs: list[Any], key: Any) -> Batch | None:
+    layers, _, loss, no_biases = key
+    if loss not in LOSSES or any(
+        not (spec.keys() <= SPEC_FIELDS and spec.keys() >= REQUIRED_FIELDS) for spec in specs
+    ):
+        return None
+    try:
+        layers = check_layers(list(layers))
+        activations = check_activation(specs[0]["activation"], len(layers) - 1)
+    except PathgradError:
+        return None
+    size, depth = len(specs), len(layers) - 1
+    lists = ("weights",) if no_biases else ("weights", "biases")
+    if any(type(spec[name]) is not list or len(spec[name]) != depth
+           for spec in specs for name in lists):
+        return None
+    shapes = {"input": (layers[0],), "target": (layers[-1],)}
+    fields: dict[str, Any] = {}
+    for name, shape in shapes.items():
+        fields[name] = _stacked([spec[name] for spec in specs], (size, *shape), 1)
+    weights = [_stacked([spec["weights"][l] for spec in specs],
+                        (size, layers[l + 1], layers[l]), 2) for l in range(depth)]
+    if no_biases:
+        biases: list[Array | None] = [np.zeros((size, n)) for n in layers[1:]]
+    else:
+        biases = [_stacked([spec["biases"][l] for spec in specs], (size, layers[l + 1]), 1)
+                  for l in range(depth)]
+    arrays = [fields["input"], fields["target"], *weights, *biases]
+    if any(a is None for a in arrays) or not all(np.isfinite(a).all() for a in arrays):
+        return None
+    return Batch(layers=layers, weights=weights, biases=biases,  # type: ignore[arg-type]
+                 activations=activations, input=fields["input"], target=fields["target"],
+                 loss=loss, exact=False)
+
+
+def _stacked(values: list[Any], shape: tuple[int, ...], depth: int) -> Array | None:
+    """values as a float64 array of ``shape`` if they are plain numbers of that shape, else None."""
+    try:
+        if len(values[0]) != shape[1]:
+            return None
+        array = np.array(values)
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None
+    if array.shape != shape or array.dtype.kind not in "fi":
+        return None
+    flat: Any = values
+    for _ in range(depth):
+        flat = chain.from_iterable(flat)
+    # np.array turns True into 1.0 beside floats: JSON booleans are not numbers here.
+    if not set(map(type, flat)) <= {float, int}:
+        return None
+    return array.astype(np.float64, copy=False)

@@ -1,0 +1,490 @@
+"""Backprop exercises: small networks with exact answers, one per student.
+
+An exercise is a network with small integer (or half-integer) weights, inputs and
+target, drawn deterministically from a seed; the question in Markdown, modelled
+on the seed question (shared/seed-question.txt); and the answer key: each asked
+dLoss/dW as an exact fraction, its float, its symbolic path sum and its paths.
+
+Networks are redrawn (deterministically) until no asked gradient sits on a kink
+(a relu/leaky_relu pre-activation exactly 0 on its paths, or an l1 output exactly
+on its target) and the asked gradients are not all zero: every answer is then a
+plain derivative, the same under every subgradient rule.
+
+Only rational activations and losses are allowed, so every answer is exact.
+Randomness comes from ``random.Random(seed).random()`` alone, whose sequence
+Python guarantees across versions: the same seed gives the same exercise on
+every machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from .analysis import analyze_batches
+from .backprop import deltas
+from .batch import parse_batches, stack
+from .contributions import contributions
+from .errors import PathgradError
+from .exercise_question import question
+from .forward import forward
+from .paths import paths_per_node, suffix_path_count
+from .spec import (
+    RATIONAL_ACTIVATIONS,
+    RATIONAL_LOSSES,
+    Names,
+    Network,
+    parse_options,
+    parse_spec,
+)
+
+__all__ = [
+    "EXERCISE_VERSION",
+    "MAX_BOUND",
+    "MAX_COUNT",
+    "MAX_DRAWS",
+    "MAX_EXERCISE_PATHS",
+    "MAX_LAYERS",
+    "MAX_LAYER_SIZE",
+    "MAX_NETWORK_PATHS",
+    "MAX_SEED",
+    "ExerciseError",
+    "ExerciseParams",
+    "exercise",
+    "exercises",
+    "parse_exercise",
+]
+
+# Part of the service's cache key: bump it whenever the same request may give a new exercise.
+EXERCISE_VERSION = "1"
+
+MAX_LAYERS = 6  # layer sizes n0 ... nL, so at most 5 weight layers
+MAX_LAYER_SIZE = 10
+MAX_EXERCISE_PATHS = 64  # paths of one asked weight: a formula a student can still read
+MAX_NETWORK_PATHS = 10_000  # suffix paths the exact key enumerates: bounds the time per variant
+MAX_BOUND = 20  # |lower|, |upper| of the number range
+MAX_COUNT = 500
+MAX_SEED = 2**53 - 1  # seeds survive a round trip through a JavaScript number
+MAX_DRAWS = 1000
+
+
+class ExerciseError(PathgradError):
+    """An exercise request is invalid, or no network fits it."""
+
+    title = "Invalid exercise request"
+
+
+@dataclass(frozen=True)
+class ExerciseParams:
+    """A validated exercise request (everything but the seed and the count).
+
+    Attributes
+    ----------
+    layers : tuple of int
+        Sizes n0 (inputs) ... nL (outputs).
+    activations : tuple of str
+        One rational activation per non-input layer.
+    loss : str
+        ``l1``, ``mse`` or ``half_sse``.
+    ask : tuple of str
+        The weights whose gradient is asked, e.g. ``("W1", "W7")``.
+    integers : tuple of int
+        The range ``(lower, upper)`` every number is drawn from.
+    fractions : bool
+        Draw halves (``-3/2``, ``1/2``, ...) as well as integers.
+    """
+
+    layers: tuple[int, ...]
+    activations: tuple[str, ...]
+    loss: str
+    ask: tuple[str, ...]
+    integers: tuple[int, int]
+    fractions: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the canonical request (for cache keys and echoing back)."""
+        return {
+            "layers": list(self.layers),
+            "activation": list(self.activations),
+            "loss": self.loss,
+            "ask": list(self.ask),
+            "integers": list(self.integers),
+            "fractions": self.fractions,
+        }
+
+    @property
+    def numbers(self) -> tuple[Fraction, ...]:
+        """Every number a weight, input or target may take, in increasing order."""
+        lower, upper = self.integers
+        step = 2 if self.fractions else 1
+        return tuple(Fraction(k, step) for k in range(lower * step, upper * step + 1))
+
+
+def parse_exercise(
+    *,
+    layers: Any,
+    activation: Any = "identity",
+    loss: Any = "l1",
+    ask: Any = ("W1",),
+    integers: Any = (-3, 3),
+    fractions: Any = False,
+) -> ExerciseParams:
+    """Validate an exercise request.
+
+    Parameters
+    ----------
+    layers : sequence of int
+        2 to :data:`MAX_LAYERS` sizes, each from 1 to :data:`MAX_LAYER_SIZE`, with at
+        most :data:`MAX_NETWORK_PATHS` suffix paths in all.
+    activation : str or sequence of str
+        ``identity``, ``relu`` or ``leaky_relu``, for all layers or one per layer.
+    loss : {"l1", "mse", "half_sse"}
+    ask : sequence of str
+        Weight names (duplicates dropped), each with at most
+        :data:`MAX_EXERCISE_PATHS` paths.
+    integers : (int, int)
+        ``(lower, upper)``, ``-MAX_BOUND <= lower <= upper <= MAX_BOUND``, not both 0.
+    fractions : bool
+
+    Returns
+    -------
+    ExerciseParams
+
+    Raises
+    ------
+    ExerciseError
+        Naming the offending field.
+    """
+    sizes = _check_layers(layers)
+    activations = _check_activation(activation, len(sizes) - 1)
+    _check_loss(loss)
+    asked = _check_ask(ask, sizes)
+    bounds = _check_integers(integers)
+    if not isinstance(fractions, bool):
+        raise ExerciseError("fractions", f"expected true or false, got {fractions!r}")
+    return ExerciseParams(sizes, activations, loss, asked, bounds, fractions)
+
+
+def exercise(
+    *,
+    layers: Sequence[int],
+    activation: str | Sequence[str] = "identity",
+    loss: str = "l1",
+    seed: int = 0,
+    ask: Sequence[str] = ("W1",),
+    integers: tuple[int, int] = (-3, 3),
+    fractions: bool = False,
+) -> dict[str, Any]:
+    """Draw one exercise: a network, its question and its answer key.
+
+    Parameters
+    ----------
+    layers : sequence of int
+        Sizes n0 (inputs) ... nL (outputs), e.g. ``(2, 3, 2, 1)`` for the seed network.
+    activation : str or sequence of str
+        ``identity``, ``relu`` or ``leaky_relu`` (one name, or one per non-input layer).
+    loss : {"l1", "mse", "half_sse"}
+    seed : int
+        0 ... :data:`MAX_SEED`; the same seed always gives the same exercise.
+    ask : sequence of str
+        The weights to ask dLoss/dW of.
+    integers : (int, int)
+        Range of the weights, inputs and target. Weights and inputs are never 0.
+    fractions : bool
+        Also draw halves such as ``1/2`` and ``-3/2``.
+
+    Returns
+    -------
+    dict
+        ``network`` (CONTRACT.md section 1; biases all 0), ``question`` (Markdown),
+        ``answers`` (per asked weight: ``value`` as an exact fraction string,
+        ``float``, ``formula`` in SymPy syntax, ``paths`` as ``"X1→H1→H4→Out"`` and
+        their exact ``contributions`` in the same order) and ``seed``.
+
+    Raises
+    ------
+    ExerciseError
+        For invalid input, or when :data:`MAX_DRAWS` networks all hit a kink.
+
+    Examples
+    --------
+    >>> ex = exercise(layers=(2, 3, 2, 1), seed=7, ask=("W1", "W7"))
+    >>> sorted(ex["answers"]), "What is dLoss/dW7?" in ex["question"]
+    (['W1', 'W7'], True)
+    """
+    params = parse_exercise(layers=layers, activation=activation, loss=loss, ask=ask,
+                            integers=integers, fractions=fractions)
+    return _exercise(params, _check_seed(seed))
+
+
+def exercises(count: int, *, seed: int = 0, **request: Any) -> list[dict[str, Any]]:
+    """Draw ``count`` distinct exercises of one shape: one variant per student.
+
+    Variant 0 is ``exercise(seed=seed, ...)``; variant i > 0 uses a seed derived
+    from ``(seed, i)`` by SHA-256, reported in its ``seed``, so any variant can be
+    drawn again on its own. A variant whose network repeats an earlier one is
+    skipped for the next derived seed.
+
+    Parameters
+    ----------
+    count : int
+        1 ... :data:`MAX_COUNT`.
+    seed : int
+    **request
+        The keyword arguments of :func:`exercise`.
+
+    Returns
+    -------
+    list of dict
+        ``count`` exercises, as :func:`exercise` returns them.
+
+    Raises
+    ------
+    ExerciseError
+        For invalid input, or when the number range is too small for ``count``
+        distinct networks.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
+        raise ExerciseError("count", f"expected an integer from 1 to {MAX_COUNT}, got {count!r}")
+    params = parse_exercise(**request)
+    base = _check_seed(seed)
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index in range(4 * count + 16):
+        drawn = _exercise(params, variant_seed(base, index))
+        key = repr(drawn["network"])
+        if key not in seen:
+            seen.add(key)
+            found.append(drawn)
+            if len(found) == count:
+                return found
+    raise ExerciseError(
+        "count",
+        f"only {len(found)} distinct networks found for count={count}; "
+        "widen integers or allow fractions",
+    )
+
+
+def variant_seed(seed: int, index: int) -> int:
+    """Return the seed of variant ``index`` of a set drawn with ``seed`` (variant 0: seed)."""
+    if index == 0:
+        return seed
+    digest = hashlib.sha256(f"pathgrad-exercise:{seed}:{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (MAX_SEED + 1)
+
+
+# --- validation -------------------------------------------------------------------------
+
+
+def _check_layers(layers: Any) -> tuple[int, ...]:
+    if isinstance(layers, str | bytes) or not isinstance(layers, Sequence):
+        raise ExerciseError("layers", f"expected a list of layer sizes, got {layers!r}")
+    if not 2 <= len(layers) <= MAX_LAYERS:
+        raise ExerciseError(
+            "layers", f"expected 2 to {MAX_LAYERS} layer sizes (n0 ... nL), got {len(layers)}"
+        )
+    for index, size in enumerate(layers):
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_LAYER_SIZE:
+            raise ExerciseError(
+                f"layers[{index}]", f"expected an integer from 1 to {MAX_LAYER_SIZE}, got {size!r}"
+            )
+    paths = suffix_path_count(layers)
+    if paths > MAX_NETWORK_PATHS:
+        raise ExerciseError(
+            "layers", f"expected a network of at most {MAX_NETWORK_PATHS} paths for an exercise, "
+            f"got {paths}; use smaller layers"
+        )
+    return tuple(layers)
+
+
+def _check_activation(activation: Any, depth: int) -> tuple[str, ...]:
+    if isinstance(activation, str):
+        names, fields = [activation] * depth, ["activation"] * depth
+    elif isinstance(activation, Sequence) and not isinstance(activation, bytes):
+        if len(activation) != depth:
+            raise ExerciseError(
+                "activation",
+                f"expected one name or a list of {depth} names, got a list of {len(activation)}",
+            )
+        names, fields = list(activation), [f"activation[{l}]" for l in range(depth)]
+    else:
+        raise ExerciseError("activation", f"expected a name or a list of names, got {activation!r}")
+    for name, field in zip(names, fields, strict=True):
+        if name not in RATIONAL_ACTIVATIONS:
+            raise ExerciseError(
+                field,
+                f"expected one of {', '.join(RATIONAL_ACTIVATIONS)} (exercises have exact "
+                f"answers, so the activation must be rational), got {name!r}",
+            )
+    return tuple(names)
+
+
+def _check_loss(loss: Any) -> None:
+    if loss not in RATIONAL_LOSSES:
+        raise ExerciseError(
+            "loss",
+            f"expected one of {', '.join(RATIONAL_LOSSES)} (exercises have exact answers, "
+            f"so the loss must be rational), got {loss!r}",
+        )
+
+
+def _check_ask(ask: Any, layers: tuple[int, ...]) -> tuple[str, ...]:
+    if isinstance(ask, str):
+        ask = [ask]
+    if not isinstance(ask, Sequence) or not ask:
+        raise ExerciseError("ask", f"expected a non-empty list of weight names, got {ask!r}")
+    names = Names.of(layers)
+    for index, weight in enumerate(ask):
+        try:
+            l, _, _ = names.locate(weight)
+        except PathgradError as exc:
+            raise ExerciseError(f"ask[{index}]", exc.message) from None
+        paths = paths_per_node(layers, l)
+        if paths > MAX_EXERCISE_PATHS:
+            raise ExerciseError(
+                f"ask[{index}]",
+                f"{weight} has {paths} paths, over {MAX_EXERCISE_PATHS} for an exercise; "
+                "use smaller later layers",
+            )
+    return tuple(dict.fromkeys(ask))
+
+
+def _check_integers(integers: Any) -> tuple[int, int]:
+    valid = (
+        isinstance(integers, Sequence) and not isinstance(integers, str | bytes)
+        and len(integers) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in integers)
+    )
+    if not valid:
+        raise ExerciseError("integers", f"expected [lower, upper], two integers, got {integers!r}")
+    lower, upper = integers
+    if not -MAX_BOUND <= lower <= upper <= MAX_BOUND or lower == upper == 0:
+        raise ExerciseError(
+            "integers",
+            f"expected -{MAX_BOUND} <= lower <= upper <= {MAX_BOUND}, not both 0, "
+            f"got [{lower}, {upper}]",
+        )
+    return lower, upper
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ExerciseError("seed", f"expected an integer from 0 to {MAX_SEED}, got {seed!r}")
+    return seed
+
+
+# --- drawing ----------------------------------------------------------------------------
+
+
+def _exercise(params: ExerciseParams, seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    names = Names.of(params.layers)
+    located = [names.locate(weight) for weight in params.ask]
+    for _ in range(MAX_DRAWS):
+        spec = _draw(rng, params)
+        net = parse_spec(spec, exact=True)
+        if _fits(net, located):
+            return {
+                "network": spec,
+                "question": question(spec, params.ask, seed),
+                "answers": _answers(spec, net, params.ask),
+                "seed": seed,
+            }
+    raise ExerciseError(
+        "ask",
+        f"no network of {MAX_DRAWS} drawn keeps {', '.join(params.ask)} off every kink "
+        "with a nonzero gradient; widen integers or use another activation",
+    )
+
+
+def _pick(rng: random.Random, values: Sequence[Fraction]) -> Fraction:
+    # Only random() is guaranteed the same sequence across Python versions.
+    return values[min(int(rng.random() * len(values)), len(values) - 1)]
+
+
+def _json_number(value: Fraction) -> int | float:
+    """An int, or a float for a half: exact in binary, so both arithmetics read it."""
+    return int(value) if value.denominator == 1 else float(value)
+
+
+def _draw(rng: random.Random, params: ExerciseParams) -> dict[str, Any]:
+    """Draw a network: weights and inputs nonzero (a 0 would silence whole paths)."""
+    numbers = params.numbers
+    nonzero = [v for v in numbers if v != 0]
+    layers = params.layers
+
+    def draw(pool: Sequence[Fraction], size: int) -> list[int | float]:
+        return [_json_number(_pick(rng, pool)) for _ in range(size)]
+
+    return {
+        "layers": list(layers),
+        "weights": [[draw(nonzero, src) for _ in range(dst)]
+                    for src, dst in zip(layers[:-1], layers[1:], strict=True)],
+        "biases": [[0] * size for size in layers[1:]],
+        "activation": params.activations[0] if len(set(params.activations)) == 1
+        else list(params.activations),
+        "input": draw(nonzero, layers[0]),
+        "target": draw(numbers, layers[-1]),
+        "loss": params.loss,
+    }
+
+
+def _fits(net: Network, located: Sequence[tuple[int, int, int]]) -> bool:
+    """No kink on the paths of any asked weight, and not every asked gradient 0."""
+    batch = stack([net])
+    passed = forward(batch)
+    if passed.loss_kinks.any():  # every output is on a path of every weight
+        return False
+    for l, i, _ in located:
+        head = passed.kinks[l]
+        if head is not None and head[0, i]:
+            return False
+        if any(k is not None and k.any() for k in passed.kinks[l + 1:]):
+            return False
+    delta = deltas(batch.weights, passed.derivatives, passed.loss_gradient)
+    return any(delta[l][0, i] * passed.values[l - 1][0, j] != 0 for l, i, j in located)
+
+
+# --- the answer key ---------------------------------------------------------------------
+
+
+def _answers(spec: dict[str, Any], net: Network, ask: Sequence[str]) -> dict[str, Any]:
+    # What analyze(spec, arithmetic="exact") does, without re-validating the options.
+    options = parse_options({"arithmetic": "exact"})
+    (result,) = analyze_batches(parse_batches([spec], exact=True), 1, options)
+    by_name = {w["name"]: w for w in result["weights"]}
+    answers = {}
+    for weight in ask:
+        page = contributions(net, options, weight, order="index")
+        answers[weight] = {
+            "value": by_name[weight]["gradient_exact"],
+            "float": by_name[weight]["gradient"],
+            "formula": _formula_text(spec, weight),
+            "paths": ["→".join(p["nodes"]) for p in page["paths"]],
+            "contributions": [p["contribution_exact"] for p in page["paths"]],
+        }
+    return answers
+
+
+_FORMULAS: dict[tuple[Any, ...], str] = {}
+
+
+def _formula_text(spec: dict[str, Any], weight: str) -> str:
+    """The weight's symbolic path sum, computed once per network shape and weight.
+
+    A formula is structural (see :mod:`worker.engine.formula`): every variant of
+    one request shares it, and SymPy need not rebuild it per student.
+    """
+    # Imported here: SymPy is slow to import, and only answer keys need it.
+    from .formula import formula
+
+    key = (tuple(spec["layers"]), repr(spec["activation"]), spec["loss"], weight)
+    if key not in _FORMULAS:
+        if len(_FORMULAS) >= 4096:
+            _FORMULAS.clear()
+        _FORMULAS[key] = str(formula(spec, weight, max_paths=MAX_EXERCISE_PATHS)["text"])
+    return _FORMULAS[key]

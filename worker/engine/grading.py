@@ -1,0 +1,466 @@
+"""Grading hand-computed gradients: right or wrong, and, when wrong, the likely slip.
+
+An :class:`AnswerKey` holds everything known about one network's gradients: the
+analysis (backprop checked by path sums) under the chosen subgradient and, at a
+kink, under every subgradient; and, computed on first need, each parameter's
+path contributions and its gradient with the activation derivatives, or the
+loss derivative, left out. Grading an answer set is then a few comparisons per
+answer, so one key grades thousands of sets a second.
+
+A wrong answer is matched against the values a common slip produces
+(:mod:`worker.engine.slips`): a sign error; the dLoss/dOut factor missing; every
+activation derivative sigma' missing; both missing; a sum over only some of the
+paths. Matching uses the grading tolerance, or equality in exact arithmetic.
+
+Comparison: ``|given - expected| <= atol + rtol * |expected|`` with
+:data:`DEFAULT_RTOL` and :data:`DEFAULT_ATOL` unless given; with arithmetic
+``exact`` answers are parsed as fractions and must be equal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .batch import stack
+from .errors import PathgradError
+from .slips import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    Diagnoser,
+    Number,
+    Parameter,
+    RuleAnalysis,
+    Tolerance,
+    describe_kinks,
+    show,
+)
+from .spec import SUBGRADIENTS, Names, Network, parse_options, parse_spec
+
+__all__ = [
+    "DEFAULT_ATOL",
+    "DEFAULT_RTOL",
+    "AnswerKey",
+    "GradingError",
+    "Tolerance",
+    "check_answers",
+    "grade",
+    "parse_answer",
+    "parse_points",
+    "parse_tolerance",
+]
+
+# Graded answers (and parameter names) remembered per key, for classes of students.
+_MEMO_SIZE = 100_000
+
+_RULES = {
+    "min_norm": "min_norm (the smallest subgradient: |x|' = 0, relu' = 0 at 0)",
+    "left": "left (the derivative from the left)",
+    "right": "right (the derivative from the right; the seed's 'Delta >= 0' case)",
+}
+
+
+class GradingError(PathgradError):
+    """The answers, tolerance or points of a grading request are malformed."""
+
+    title = "Invalid grading request"
+
+
+# --- input checks ------------------------------------------------------------------------
+
+
+def parse_tolerance(tolerance: Mapping[str, Any] | Tolerance | None) -> Tolerance:
+    """Validate ``{"rtol", "atol"}`` (either may be left out) and fill in defaults.
+
+    Raises
+    ------
+    GradingError
+        Naming ``tolerance`` or ``tolerance.rtol`` / ``tolerance.atol``.
+    """
+    if tolerance is None or isinstance(tolerance, Tolerance):
+        return tolerance or Tolerance()
+    if not isinstance(tolerance, Mapping):
+        raise GradingError("tolerance", f"expected an object with rtol and atol, got "
+                           f"{_kind(tolerance)}")
+    values: dict[str, float] = {}
+    for key, value in tolerance.items():
+        if key not in ("rtol", "atol"):
+            raise GradingError(f"tolerance.{key}", "unknown field; expected rtol or atol")
+        if _is_number(value) and math.isfinite(value) and value >= 0:
+            values[key] = float(value)
+            continue
+        raise GradingError(f"tolerance.{key}", f"expected a finite number >= 0, got {value!r}")
+    return Tolerance(**values)
+
+
+def parse_points(points: Mapping[str, Any] | None) -> dict[str, float]:
+    """Validate the points of each answer (a name -> number >= 0 mapping).
+
+    Raises
+    ------
+    GradingError
+        Naming ``points`` or ``points.<name>``.
+    """
+    if points is None:
+        return {}
+    if not isinstance(points, Mapping):
+        raise GradingError("points", f"expected an object mapping names to points, got "
+                           f"{_kind(points)}")
+    parsed = {}
+    for name, value in points.items():
+        if not (_is_number(value) and math.isfinite(value) and value >= 0):
+            raise GradingError(f"points.{name}", f"expected a finite number >= 0, got {value!r}")
+        parsed[str(name)] = float(value)
+    return parsed
+
+
+def check_answers(answers: Any) -> dict[str, Any]:
+    """Check that ``answers`` is an object mapping names to answers; the values are not read.
+
+    Raises
+    ------
+    GradingError
+        Naming ``answers``.
+    """
+    if not isinstance(answers, Mapping):
+        raise GradingError("answers", f"expected an object mapping names such as \"W1\" to "
+                           f"answers, got {_kind(answers)}")
+    for name in answers:
+        if not isinstance(name, str):
+            raise GradingError("answers", f"expected names as strings, got {name!r}")
+    return dict(answers)
+
+
+def parse_answer(value: Any, *, exact: bool) -> Number:
+    """Read one answer: a number, or a string holding an integer, decimal or fraction.
+
+    Parameters
+    ----------
+    value : int, float or str
+        ``-2.5``, ``"3/4"``, ``" -1e-3 "``; a Unicode minus is read as ``-``.
+    exact : bool
+        Return a ``Fraction`` (a float by its shortest decimal repr) instead of a float.
+
+    Returns
+    -------
+    float or Fraction
+
+    Raises
+    ------
+    ValueError
+        With a message a student can act on.
+
+    Examples
+    --------
+    >>> parse_answer("3/4", exact=True), parse_answer("-2.5", exact=False)
+    (Fraction(3, 4), -2.5)
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Fraction):
+        raise ValueError(f"expected a number, got {_kind(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    if isinstance(value, str):
+        text = value.strip().replace("\u2212", "-").replace(" ", "")
+        try:
+            number = Fraction(text)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(
+                f"could not read {value!r} as a number: write an integer (3), a decimal "
+                "(-2.5, 1e-3) or a fraction (3/4)") from None
+        return number if exact else float(number)
+    if exact:
+        return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+    return float(value)
+
+
+# --- the answer key ----------------------------------------------------------------------
+
+
+class AnswerKey:
+    """Everything needed to grade answers for one network, computed once.
+
+    Parameters
+    ----------
+    spec : dict
+        The network (CONTRACT.md section 1).
+    **options
+        Analysis options (``subgradient``, ``arithmetic``, ...).
+
+    Raises
+    ------
+    PathgradError
+        For an invalid network or options, naming the field.
+
+    Examples
+    --------
+    >>> key = AnswerKey({"layers": [1, 1], "weights": [[[2.0]]], "activation": "identity",
+    ...                  "input": [3.0], "target": [1.0], "loss": "half_sse"})
+    >>> key.grade({"W1": 15})["score"], key.grade({"W1": "-15"})["answers"][0]["diagnosis"]
+    (1.0, 'sign_error')
+    """
+
+    def __init__(self, spec: Any, **options: Any) -> None:
+        self.options = parse_options(options)
+        self.network: Network = parse_spec(spec, exact=self.options.exact)
+        self.names = Names.of(self.network.layers)
+        batch = stack([self.network])
+        chosen = RuleAnalysis(batch, self.options)
+        self.rules = [chosen]
+        self.kinks = describe_kinks(chosen.passed, self.network, self.names)
+        if self.kinks:
+            self.rules += [RuleAnalysis(batch, replace(self.options, subgradient=rule))
+                           for rule in SUBGRADIENTS if rule != self.options.subgradient]
+        self._bias_index = {name: (l, i) for l, layer in enumerate(self.names.biases, start=1)
+                            for i, name in enumerate(layer)}
+        self._bias_offsets = [0, *np.cumsum(self.network.layers[1:]).tolist()]
+        self.diagnoser = Diagnoser(self.network, self.rules, self.kinks)
+        self._parameters: dict[str, Parameter | None] = {}
+        self._memo: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"AnswerKey({self.network!r}, subgradient={self.options.subgradient})"
+
+    def grade(
+        self,
+        answers: Mapping[str, Any],
+        *,
+        tolerance: Mapping[str, Any] | Tolerance | None = None,
+        points: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Grade one answer set.
+
+        Parameters
+        ----------
+        answers : mapping
+            Parameter name (``W1``, ``b_H1``) -> answer (number or numeric string).
+        tolerance : mapping, optional
+            ``{"rtol", "atol"}``; ignored with arithmetic ``exact`` (equality).
+        points : mapping, optional
+            Name -> maximum points (default 1). A name here that is not answered
+            scores 0 as "unanswered".
+
+        Returns
+        -------
+        dict
+            ``score``, ``max_score``, ``answers`` (one record per answer, in order:
+            ``name``, ``given``, ``expected``, ``correct``, ``points``, ``max_points``,
+            ``diagnosis``, ``feedback``, ...), ``comparison``, ``tolerance``,
+            ``subgradient``, ``arithmetic`` and the analysis ``warnings``.
+
+        Raises
+        ------
+        GradingError
+            When ``answers``, ``tolerance`` or ``points`` is malformed, or ``points``
+            names no parameter of the network.
+        """
+        answers = check_answers(answers)
+        tol = parse_tolerance(tolerance)
+        weights = parse_points(points)
+        for name in weights:
+            if name not in answers and self._parameter(name) is None:
+                raise GradingError(f"points.{name}", f"no parameter {name!r} in this network; "
+                                   f"expected {self._range()}")
+        records = [self._remembered(name, value, tol, weights.get(name, 1.0))
+                   for name, value in answers.items()]
+        records += [self._unanswered(name, weight) for name, weight in weights.items()
+                    if name not in answers]
+        return {
+            "score": math.fsum(r["points"] for r in records),
+            "max_score": math.fsum(r["max_points"] for r in records),
+            "answers": records,
+            "comparison": "exact" if self.options.exact else "tolerance",
+            "tolerance": None if self.options.exact else tol.to_dict(),
+            "subgradient": self.options.subgradient,
+            "arithmetic": self.options.arithmetic,
+            "warnings": list(self.rules[0].result["warnings"]),
+        }
+
+    # --- one answer ----------------------------------------------------------------------
+
+    def _remembered(
+        self, name: str, raw: Any, tol: Tolerance, max_points: float
+    ) -> dict[str, Any]:
+        """:meth:`_grade_one`, remembered: the students of a class repeat the same answers."""
+        if not isinstance(raw, str | int | float | None):
+            return self._grade_one(name, raw, tol, max_points)
+        key = (name, type(raw), repr(raw), tol, max_points)
+        record = self._memo.get(key)
+        if record is None:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            record = self._memo[key] = self._grade_one(name, raw, tol, max_points)
+        return dict(record)
+
+    def _grade_one(self, name: str, raw: Any, tol: Tolerance, max_points: float) -> dict[str, Any]:
+        record: dict[str, Any] = {"name": name, "given": _echo(raw), "given_value": None,
+                                  "expected": None, "correct": False, "points": 0.0,
+                                  "max_points": max_points}
+        param = self._parameter(name)
+        if param is None:
+            return record | {"diagnosis": "unknown_name", "feedback": self._unknown(name)}
+        values = self._expected(param, record)
+        try:
+            given = parse_answer(raw, exact=self.options.exact)
+        except ValueError as error:
+            return record | {"diagnosis": "unparsable", "feedback": f"Unreadable answer: {error}."}
+        record["given_value"] = float(given)
+        matched = [rule for rule, v in zip(self.rules, values, strict=True)
+                   if self._equal(given, v, tol)]
+        if not matched:
+            return record | self.diagnoser.diagnose(param, given, tol, values)
+        record.update(correct=True, points=max_points)
+        if all(v == values[0] for v in values):
+            return record | {"diagnosis": "correct", "feedback": "Correct."}
+        used = " / ".join(_RULES[r.subgradient] for r in matched)
+        others = "; ".join(f"{r.subgradient} gives {show(v)}"
+                           for r, v in zip(self.rules, values, strict=True) if r not in matched)
+        text = (f"Correct. {param.label} is not unique here ({self.kinks}): any subgradient is "
+                f"accepted, and your answer uses {used}." + (f" ({others}.)" if others else ""))
+        return record | {"diagnosis": "correct", "feedback": text,
+                         "subgradient": matched[0].subgradient}
+
+    def _expected(self, param: Parameter, record: dict[str, Any]) -> list[Number]:
+        """The gradient under each subgradient rule; recorded (all of them at a kink)."""
+        values = [rule.gradient(param) for rule in self.rules]
+        record["expected"] = float(values[0])
+        if self.options.exact:
+            record["expected_exact"] = str(values[0])
+        if any(v != values[0] for v in values):
+            record["accepted"] = [{"subgradient": rule.subgradient, "expected": float(v)}
+                                  for rule, v in zip(self.rules, values, strict=True)]
+        return values
+
+    # --- names ---------------------------------------------------------------------------
+
+    def _parameter(self, name: str) -> Parameter | None:
+        if name not in self._parameters:
+            if len(self._parameters) >= _MEMO_SIZE:
+                self._parameters.clear()
+            self._parameters[name] = self._locate(name)
+        return self._parameters[name]
+
+    def _locate(self, name: str) -> Parameter | None:
+        if name in self._bias_index:
+            l, i = self._bias_index[name]
+            return Parameter(name, l, i, None, self._bias_offsets[l - 1] + i)
+        if not name.startswith("W"):
+            return None
+        try:
+            l, i, j = self.names.locate(name)
+        except PathgradError:
+            return None
+        return Parameter(name, l, i, j, int(name[1:]) - 1)
+
+    def _range(self) -> str:
+        biases = self.names.biases
+        return f"W1..W{self.names.weight_count} or {biases[0][0]}..{biases[-1][-1]}"
+
+    def _unknown(self, name: str) -> str:
+        text = f"No parameter named {name!r} in this network: answer {self._range()}."
+        guess = _suggest(name)
+        if guess is not None and self._parameter(guess) is not None:
+            text += f" Did you mean {guess!r}?"
+        return text
+
+    def _unanswered(self, name: str, max_points: float) -> dict[str, Any]:
+        record: dict[str, Any] = {"name": name, "given": None, "given_value": None,
+                                  "expected": None, "correct": False, "points": 0.0,
+                                  "max_points": max_points}
+        param = self._parameter(name)
+        if param is not None:
+            self._expected(param, record)
+        return record | {"diagnosis": "unanswered", "feedback": "No answer given."}
+
+    def _equal(self, given: Number, expected: Number, tol: Tolerance) -> bool:
+        return tol.equal(given, expected, exact=self.options.exact)
+
+
+def grade(
+    spec: Any,
+    answers: Mapping[str, Any],
+    *,
+    tolerance: Mapping[str, Any] | None = None,
+    points: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Grade hand-computed gradients of one network, with feedback a student can act on.
+
+    Parameters
+    ----------
+    spec : dict
+        The network (CONTRACT.md section 1).
+    answers : mapping
+        ``{"W1": -2.5, "W7": "3/4", "b_H1": 1}``: numbers or strings holding an
+        integer, a decimal or a fraction.
+    tolerance : mapping, optional
+        ``{"rtol": 1e-6, "atol": 1e-9}`` (the defaults); unused with arithmetic
+        ``exact``, where answers must equal the exact gradient.
+    points : mapping, optional
+        Maximum points per name (default 1 each).
+    **options
+        Analysis options (``subgradient``, ``arithmetic``, ...).
+
+    Returns
+    -------
+    dict
+        See :meth:`AnswerKey.grade`.
+
+    Raises
+    ------
+    GradingError, PathgradError
+        Malformed answers, tolerance or points; an invalid network or options.
+
+    Examples
+    --------
+    >>> net = {"layers": [1, 1], "weights": [[["1/2"]]], "activation": "identity",
+    ...        "input": ["1/3"], "target": [0], "loss": "half_sse"}
+    >>> grade(net, {"W1": "1/18"}, arithmetic="exact")["answers"][0]["correct"]
+    True
+    """
+    check_answers(answers)
+    parse_tolerance(tolerance)
+    parse_points(points)
+    return AnswerKey(spec, **options).grade(answers, tolerance=tolerance, points=points)
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _echo(value: Any) -> Any:
+    """The answer as given, if JSON can carry it; else its text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def _suggest(name: str) -> str | None:
+    stripped = name.strip()
+    for prefix in ("dLoss/d", "dL/d", "d"):
+        if stripped.startswith(prefix) and len(stripped) > len(prefix):
+            stripped = stripped[len(prefix):]
+            break
+    if stripped[:1] in ("w", "W") and stripped[1:].isdigit():
+        return "W" + stripped[1:]
+    if stripped.lower().startswith("b_"):
+        node = stripped[2:]
+        return "b_" + (node[:1].upper() + node[1:] if not node.lower().startswith("out")
+                       else "Out" + node[3:])
+    return None if stripped == name else stripped
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float)
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+             type(None): "null", int: "an integer", float: "a number"}
+    return names.get(type(value), type(value).__name__)
+

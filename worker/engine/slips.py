@@ -1,0 +1,440 @@
+"""Common slips in hand-computed gradients, and feedback that names them.
+
+A wrong answer is compared with what each slip would have produced, in this
+order: a sign error; the dLoss/dOut factor missing; every activation derivative
+sigma' missing; both missing; a sum over only some of the paths (every subset
+of up to :data:`SUBSET_PATHS` paths, else each single path and each "all but
+one", up to :data:`MAX_DIAGNOSIS_PATHS` paths). The slips' values come from the
+same forward pass: the delta recursion with sigma' or dLoss/dOut set to 1, and
+the explicit path contributions of :class:`~worker.engine.paths.SuffixPaths`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .analysis import analyze_batches
+from .backprop import deltas
+from .batch import Batch
+from .forward import Forward, forward
+from .paths import SuffixPaths, paths_per_node
+from .spec import Names, Network, Options
+
+__all__ = [
+    "CLOSE_RTOL",
+    "DEFAULT_ATOL",
+    "DEFAULT_RTOL",
+    "MAX_DIAGNOSIS_PATHS",
+    "SUBSET_PATHS",
+    "Diagnoser",
+    "Number",
+    "Parameter",
+    "RuleAnalysis",
+    "Tolerance",
+    "describe_kinks",
+    "show",
+]
+
+Array = npt.NDArray[Any]
+Number = float | Fraction
+
+DEFAULT_RTOL = 1e-6
+DEFAULT_ATOL = 1e-9
+SUBSET_PATHS = 10
+MAX_DIAGNOSIS_PATHS = 100_000
+# An answer this close to the expected value is a rounding problem, not a slip.
+CLOSE_RTOL = 1e-2
+# Paths named in feedback, and listed in a diagnosis's details.
+SHOWN_PATHS = 4
+DETAIL_PATHS = 10
+
+_SIGMA_PRIME = {
+    "relu": "relu'(z) = 1 if z > 0 else 0",
+    "leaky_relu": "leaky_relu'(z) = 1 if z > 0 else 0.01",
+    "sigmoid": "sigmoid'(z) = sigmoid(z)(1 - sigmoid(z))",
+    "tanh": "tanh'(z) = 1 - tanh(z)^2",
+}
+_LOSS_PRIME = {
+    "l1": "sign(Out - Y)",
+    "mse": "2(Out - Y)/K",
+    "half_sse": "Out - Y",
+    "softmax_cross_entropy": "softmax(Out) - Y",
+}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close a float answer must be: ``|given - expected| <= atol + rtol * |expected|``.
+
+    Attributes
+    ----------
+    rtol, atol : float
+        Relative and absolute tolerance, both >= 0.
+    """
+
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+
+    def to_dict(self) -> dict[str, float]:
+        """Return ``{"rtol", "atol"}``."""
+        return {"rtol": self.rtol, "atol": self.atol}
+
+    def equal(self, given: Number, expected: Number, *, exact: bool) -> bool:
+        """Whether ``given`` is accepted as ``expected``: equal when exact, else close."""
+        if exact:
+            return given == expected
+        return abs(float(given) - float(expected)) <= self.atol + self.rtol * abs(float(expected))
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A weight or bias: where it sits and the flat index of its gradient.
+
+    Attributes
+    ----------
+    name : str
+        ``W7`` or ``b_H1``.
+    l, i : int
+        Layer (1-based) and row of the neuron it feeds.
+    j : int or None
+        Source column of a weight; None for a bias.
+    index : int
+        Position among the weights (or the biases) in name order.
+    """
+
+    name: str
+    l: int
+    i: int
+    j: int | None
+    index: int
+
+    @property
+    def label(self) -> str:
+        """The derivative's name, ``dLoss/dW7``."""
+        return f"dLoss/d{self.name}"
+
+
+class RuleAnalysis:
+    """The analysis of one network under one subgradient rule, and the slips' values.
+
+    Parameters
+    ----------
+    batch : Batch
+        The network, stacked as a batch of one.
+    options : Options
+        Analysis options; ``options.subgradient`` is the rule.
+
+    Raises
+    ------
+    PathgradError
+        From the analysis (path limit, overflow, disagreement).
+    """
+
+    def __init__(self, batch: Batch, options: Options) -> None:
+        self.subgradient = options.subgradient
+        self.result = analyze_batches([([0], batch)], 1, options)[0]
+        self.passed: Forward = forward(batch, options.subgradient)
+        self.batch = batch
+        exact = batch.exact
+        key = "gradient_exact" if exact else "gradient"
+        number = Fraction if exact else float
+        self.expected = ([number(w[key]) for w in self.result["weights"]],
+                         [number(b[key]) for b in self.result["biases"]])
+        self._variants: dict[str, list[Array]] = {}
+        self._suffix: SuffixPaths | None = None
+
+    def gradient(self, param: Parameter) -> Number:
+        """dLoss/d(param) under this rule."""
+        which = 0 if param.j is not None else 1
+        value: Number = self.expected[which][param.index]
+        return value
+
+    def source(self, param: Parameter) -> Any:
+        """a_u of a weight's source neuron; 1 for a bias."""
+        return 1 if param.j is None else self.passed.values[param.l - 1][0, param.j]
+
+    def variant(self, param: Parameter, what: str) -> Any:
+        """The gradient with sigma' ("sigma"), dLoss/dOut ("loss") or both set to 1."""
+        if what not in self._variants:
+            passed = self.passed
+            slopes: list[Array | None] = list(passed.derivatives)
+            loss = passed.loss_gradient
+            if what in ("sigma", "both"):
+                slopes = [None] + [np.ones_like(s) for s in passed.derivatives[1:]]
+            if what in ("loss", "both"):
+                loss = np.ones_like(loss)
+            self._variants[what] = deltas(self.batch.weights, slopes, loss)
+        return self._variants[what][param.l][0, param.i] * self.source(param)
+
+    def contributions(self, param: Parameter) -> Array:
+        """Each path's contribution, in lexicographic path order."""
+        if self._suffix is None:
+            passed = self.passed
+            self._suffix = SuffixPaths(self.batch.weights, passed.derivatives,
+                                       passed.loss_gradient)
+        blocks = [block.ravel() for _, block in self._suffix.rows(param.l, 0, node=param.i)]
+        return np.concatenate(blocks) * self.source(param)
+
+
+class Diagnoser:
+    """Finds the slip behind a wrong answer and words the feedback.
+
+    Parameters
+    ----------
+    network : Network
+    rules : sequence of RuleAnalysis
+        The chosen subgradient first; the others too when the network has a kink.
+    kinks : str
+        The kinks hit, described (empty when none).
+    """
+
+    def __init__(self, network: Network, rules: Sequence[RuleAnalysis], kinks: str) -> None:
+        self.network = network
+        self.names = Names.of(network.layers)
+        self.rules = list(rules)
+        self.kinks = kinks
+        self.exact = network.exact
+        self._paths: dict[tuple[int, str], tuple[Array, Array] | None] = {}
+
+    def __repr__(self) -> str:
+        return f"Diagnoser({self.network!r}, rules={[r.subgradient for r in self.rules]})"
+
+    def _equal(self, given: Number, expected: Number, tol: Tolerance) -> bool:
+        return tol.equal(given, expected, exact=self.exact)
+
+    def diagnose(
+        self, param: Parameter, given: Number, tol: Tolerance, values: list[Number]
+    ) -> dict[str, Any]:
+        """Return ``diagnosis`` and ``feedback`` (and ``details``) for a wrong answer.
+
+        Parameters
+        ----------
+        param : Parameter
+        given : float or Fraction
+        tol : Tolerance
+        values : list
+            The gradient under each rule of :attr:`rules` (they differ at a kink).
+        """
+        kinked = any(v != values[0] for v in values)
+        for rule in self.rules:
+            found = self._slips(rule, param, given, tol) or self._partial(rule, param, given, tol)
+            if found is not None:
+                if kinked:
+                    found["feedback"] += f" (With the {rule.subgradient} subgradient at the kink.)"
+                return found
+        return self._wrong(param, given, tol)
+
+    def _slips(
+        self, rule: RuleAnalysis, param: Parameter, given: Number, tol: Tolerance
+    ) -> dict[str, Any] | None:
+        """Sign error, missing dLoss/dOut, missing sigma', both: every one that matches."""
+        expected = rule.gradient(param)
+        candidates = [
+            ("sign_error", -expected),
+            ("missing_loss_derivative", rule.variant(param, "loss")),
+            ("missing_activation_derivative", rule.variant(param, "sigma")),
+            ("missing_activation_and_loss_derivatives", rule.variant(param, "both")),
+        ]
+        hits = [code for code, value in candidates
+                if not self._equal(value, expected, tol) and self._equal(given, value, tol)]
+        if not hits:
+            return None
+        texts = {code: self._slip_text(code, rule, param) for code in hits}
+        feedback = texts[hits[0]]
+        if len(hits) > 1:
+            feedback += " It also equals what this slip gives: " + "; ".join(
+                texts[code].split(":", 1)[0].lower() for code in hits[1:]) + "."
+        return _verdict(hits[0], feedback)
+
+    def _slip_text(self, code: str, rule: RuleAnalysis, param: Parameter) -> str:
+        loss = self._loss_text(rule)
+        sigma = self._sigma_text(param)
+        if code == "sign_error":
+            return (f"Sign error: your answer is the negative of {param.label}. Check the sign "
+                    f"of dLoss/dOut ({loss}) and of every factor on the paths (negative "
+                    "weights and inputs).")
+        if code == "missing_loss_derivative":
+            return (f"Missing dLoss/dOut: your answer equals the path sum of {param.label} "
+                    f"without the loss derivative. Multiply each path by dLoss/dOut ({loss}).")
+        if code == "missing_activation_derivative":
+            return (f"Missing activation derivative: your answer equals the path sum of "
+                    f"{param.label} with every activation derivative sigma'(z) set to 1. "
+                    f"Multiply each path by sigma'(z) of every neuron it passes from "
+                    f"{self.names.nodes[param.l][param.i]} on ({sigma}).")
+        return (f"Missing activation and loss derivatives: your answer equals the path sum "
+                f"of {param.label} with every sigma'(z) and dLoss/dOut set to 1. Multiply each "
+                f"path by sigma'(z) of its neurons ({sigma}) and by dLoss/dOut ({loss}).")
+
+    def _loss_text(self, rule: RuleAnalysis) -> str:
+        formula = _LOSS_PRIME[self.network.loss]
+        slopes = rule.passed.loss_gradient[0]
+        if len(slopes) == 1:
+            return f"{formula} = {show(slopes[0])} here"
+        return f"{formula}, for the output each path ends at"
+
+    def _sigma_text(self, param: Parameter) -> str:
+        names = dict.fromkeys(self.network.activations[param.l - 1:])
+        hints = [_SIGMA_PRIME[name] for name in names if name in _SIGMA_PRIME]
+        return "; ".join(hints) or "identity'(z) = 1"
+
+    def _partial(
+        self, rule: RuleAnalysis, param: Parameter, given: Number, tol: Tolerance
+    ) -> dict[str, Any] | None:
+        """A sum over only some of the paths: the match that misses the fewest."""
+        if given == 0:
+            return None  # a path through a dead neuron contributes 0: no evidence of a slip
+        found = self._path_candidates(rule, param)
+        if found is None:
+            return None
+        sums, masks = found
+        if self.exact:
+            hits = np.flatnonzero(np.array([s == given for s in sums.tolist()], dtype=bool))
+        else:
+            hits = np.flatnonzero(np.abs(sums - given) <= tol.atol + tol.rtol * np.abs(sums))
+        if not len(hits):
+            return None
+        used = masks[hits[0]]
+        contributions = rule.contributions(param)
+        return self._partial_verdict(param, used, contributions)
+
+    def _path_candidates(self, rule: RuleAnalysis, param: Parameter) -> tuple[Array, Array] | None:
+        """Partial sums and their masks (True = path used), most paths used first."""
+        key = (self.rules.index(rule), param.name)
+        if key not in self._paths:
+            self._paths[key] = None
+            count = paths_per_node(self.network.layers, param.l)
+            if 2 <= count <= MAX_DIAGNOSIS_PATHS:
+                contributions = rule.contributions(param)
+                masks = _subset_masks(count) if count <= SUBSET_PATHS else _leave_one_masks(count)
+                dtype = object if self.exact else np.float64
+                self._paths[key] = (masks.astype(dtype) @ contributions, masks)
+        return self._paths[key]
+
+    def _partial_verdict(
+        self, param: Parameter, used: Array, contributions: Array
+    ) -> dict[str, Any]:
+        total = len(used)
+        used_index, missed_index = np.flatnonzero(used), np.flatnonzero(~used)
+        used_paths = [self.path(param, k, contributions[k]) for k in used_index[:DETAIL_PATHS]]
+        missed_paths = [self.path(param, k, contributions[k])
+                        for k in missed_index[:DETAIL_PATHS]]
+        if len(used_index) == 1:
+            through = [n for n in used_paths[0]["nodes"][2 if param.j is not None else 1:]
+                       if all(n not in p["nodes"] for p in missed_paths)]
+            where = f"through {', '.join(through)} " if through and len(missed_index) <= \
+                DETAIL_PATHS else ""
+            head = f"the path {where}alone, {_chain(used_paths[0])}"
+        else:
+            head = f"the sum of only {len(used_index)} of its {total} paths"
+        shown = [_chain(p) for p in missed_paths[:SHOWN_PATHS]]
+        more = len(missed_index) - len(shown)
+        listed = ", ".join(shown) + (f" and {more} more" if more else "")
+        verb = "is" if len(missed_index) == 1 else "are"
+        noun = "path" if len(missed_index) == 1 else "paths"
+        outputs = "output" if self.network.layers[-1] == 1 else "outputs"
+        feedback = (f"Only some of the paths: your answer equals {head}; the {noun} {listed} "
+                    f"{verb} missing. {param.label} adds up all {total} paths from "
+                    f"{self.names.nodes[param.l][param.i]} to the {outputs}.")
+        details = {"paths_total": total, "paths_used": len(used_index),
+                   "paths_missing": len(missed_index), "used": used_paths,
+                   "missing": missed_paths}
+        return _verdict("missing_paths", feedback, details=details)
+
+    def _wrong(self, param: Parameter, given: Number, tol: Tolerance) -> dict[str, Any]:
+        expected = self.rules[0].gradient(param)
+        gap = abs(float(given) - float(expected))
+        scale = abs(float(expected))
+        start = self.names.nodes[param.l][param.i]
+        if self.exact and gap <= 1e-6 * scale + 1e-12:
+            return _verdict("inexact", f"Rounded: your answer agrees with {param.label} to "
+                            "about 6 digits, but arithmetic is exact here: give the exact "
+                            "value, as a fraction such as 3/4 or a terminating decimal.")
+        if not self.exact and gap <= CLOSE_RTOL * scale:
+            return _verdict("close", f"Close but outside the tolerance: your answer is "
+                            f"{gap / scale:.2%} off {param.label}, and at most |answer - "
+                            f"expected| <= {tol.atol:g} + {tol.rtol:g}*|expected| is accepted. "
+                            "Keep more digits in intermediate results.")
+        count = paths_per_node(self.network.layers, param.l)
+        factor = f"a_{self.names.nodes[param.l - 1][param.j]} * " if param.j is not None else ""
+        product = (f"{factor}sigma'(z) of every neuron from {start} on * the later weights "
+                   "* dLoss/dOut")
+        head = ("Incorrect, and not one of the common slips (sign, missing dLoss/dOut or "
+                "sigma', missing paths).")
+        if count == 1:
+            path = _chain(self.path(param, 0, 0))
+            return _verdict("wrong", f"{head} {param.label} has a single path, {path}: the "
+                            f"product {product}.")
+        paths = ""
+        if count <= SHOWN_PATHS:
+            paths = ": " + "; ".join(_chain(self.path(param, k, 0)) for k in range(count))
+        outputs = "output" if self.network.layers[-1] == 1 else "outputs"
+        return _verdict("wrong", f"{head} {param.label} is the sum over its {count} paths "
+                        f"from {start} to the {outputs}, each the product {product}{paths}.")
+
+    def path(self, param: Parameter, k: int, contribution: Any) -> dict[str, Any]:
+        """Path ``k`` of a parameter (lexicographic order): nodes, later weights, contribution."""
+        later = self.network.layers[param.l + 1:]
+        digits = [int(d) for d in np.unravel_index(int(k), later)] if later else []
+        prev = param.i
+        nodes = [self.names.nodes[param.l][param.i]]
+        if param.j is not None:
+            nodes.insert(0, self.names.nodes[param.l - 1][param.j])
+        weights = []
+        for m, node in enumerate(digits, start=param.l + 1):
+            nodes.append(self.names.nodes[m][node])
+            weights.append(self.names.weights[m - 1][node][prev])
+            prev = node
+        return {"nodes": nodes, "weights": weights, "contribution": float(contribution)}
+
+
+def describe_kinks(passed: Forward, network: Network, names: Names) -> str:
+    """Describe every kink the forward pass hit, or "" when there is none."""
+    found = []
+    for l, (kinks, name) in enumerate(zip(passed.kinks[1:], network.activations, strict=True),
+                                      start=1):
+        if kinks is not None:
+            found += [f"{names.nodes[l][i]} has pre-activation 0, a kink of {name}"
+                      for i in np.flatnonzero(kinks[0]).tolist()]
+    found += [f"{names.nodes[-1][k]} = {names.targets[k]}, a kink of |{names.nodes[-1][k]} - "
+              f"{names.targets[k]}|" for k in np.flatnonzero(passed.loss_kinks[0]).tolist()]
+    return "; ".join(found)
+
+
+@lru_cache(maxsize=SUBSET_PATHS + 1)
+def _subset_masks(count: int) -> Array:
+    """Every proper non-empty subset of ``count`` paths, those using the most first."""
+    codes = np.arange(1, 2**count - 1)
+    masks = (codes[:, None] >> np.arange(count)[None, :]) & 1
+    order = np.argsort(-masks.sum(axis=1), kind="stable")
+    result: Array = masks[order].astype(bool)
+    return result
+
+
+@lru_cache(maxsize=16)
+def _leave_one_masks(count: int) -> Array:
+    """Each "all but one" subset, then each single path."""
+    eye = np.eye(count, dtype=bool)
+    result: Array = np.concatenate([~eye, eye])
+    return result
+
+
+def _chain(path: Mapping[str, Any]) -> str:
+    weights = "\u00b7".join(path["weights"]) or "no later weights"
+    return "\u2192".join(path["nodes"]) + f" ({weights})"
+
+
+def _verdict(diagnosis: str, feedback: str, **extra: Any) -> dict[str, Any]:
+    return {"diagnosis": diagnosis, "feedback": feedback, **extra}
+
+def show(value: Any) -> str:
+    if isinstance(value, Fraction):
+        return str(value)
+    return f"{float(value):.6g}"
+

@@ -1,0 +1,325 @@
+"""The Redis side of the service: job records, the result cache and on-demand pages.
+
+Keys (all under the ``pathgrad:`` prefix)::
+
+    pathgrad:job:<id>              a job record (JSON): status, timestamps, error   JOB_TTL
+    pathgrad:input:<hash>          the canonical network and options of a job        CACHE_TTL
+    pathgrad:result:<hash>         the analysis result (JSON)                        CACHE_TTL
+    pathgrad:inflight:<hash>       the id of the job computing <hash> right now      time limit
+    pathgrad:page:<hash>:<digest>  a page of path contributions, or a formula        CACHE_TTL
+    pathgrad:worker:<hostname>     a worker's last heartbeat                         10 s
+
+``<hash>`` is the SHA-256 of the canonical JSON of (network, options, engine version),
+so identical submissions share one result whoever sends them. Every write that
+finishes something is followed by a PUBLISH on ``pathgrad:done:<key>`` so waiters
+wake at once instead of polling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import redis
+
+from .engine.batch import Batch
+
+__all__ = [
+    "JOB_STATUSES",
+    "Store",
+    "celery_url",
+    "content_hash",
+    "content_keys",
+    "redis_client",
+]
+
+JOB_STATUSES = ("queued", "running", "succeeded", "failed")
+PREFIX = "pathgrad:"
+
+T = TypeVar("T")
+
+# A job and, once it has succeeded, its result, in one round trip (the hot read path).
+# The result's key is read from the record, so this assumes one Redis, not a cluster.
+_JOB_AND_RESULT = """
+local job = redis.call('GET', KEYS[1])
+if not job then return {} end
+local record = cjson.decode(job)
+if record['status'] ~= 'succeeded' then return {job} end
+return {job, redis.call('GET', ARGV[1] .. record['key'])}
+"""
+
+
+def content_hash(network: Mapping[str, Any], options: Mapping[str, Any], engine: str) -> str:
+    """Return a SHA-256 of canonical JSON (grading and other derived caches).
+
+    Analysis results are keyed by :func:`content_keys`, for single jobs and batch lines
+    alike (so a batch line and a job of the same network share one cached result).
+    """
+    canonical = json.dumps(
+        {"network": network, "options": options, "engine": engine},
+        sort_keys=True,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def content_keys(batch: Batch, options: Mapping[str, Any], engine: str) -> list[str]:
+    """Return the cache key of every network of a batch analysed with ``options``.
+
+    SHA-256 of the shape, options and engine version, then the network's numbers as
+    float64 bytes (``-0.0`` folded into ``0.0``), or as exact strings in exact mode:
+    two specs that differ only in key order, ``1`` vs ``1.0`` or absent vs zero biases
+    share a key. One hash per network and no JSON, so a batch of 100,000 is keyed fast.
+    """
+    header = json.dumps(
+        {"layers": batch.layers, "activation": batch.activations, "loss": batch.loss,
+         "options": options, "engine": engine},
+        sort_keys=True, separators=(",", ":"),
+    ).encode()
+    size = batch.size
+    rows = np.concatenate(
+        [a.reshape(size, -1) for a in (*batch.weights, *batch.biases, batch.input, batch.target)],
+        axis=1,
+    )
+    if batch.exact:
+        return [hashlib.sha256(header + "|".join(map(str, row)).encode()).hexdigest()
+                for row in rows.tolist()]
+    rows = np.ascontiguousarray(rows, dtype=np.float64) + 0.0
+    return [hashlib.sha256(header + row.tobytes()).hexdigest() for row in rows]
+
+
+def redis_client(url: str) -> redis.Redis:
+    """Connect to ``redis://``, ``rediss://``, ``unix://`` or ``redis+socket://`` URLs."""
+    parts = urlsplit(url)
+    if parts.scheme in ("unix", "redis+socket", "socket"):
+        db = parse_qs(parts.query).get("db") or parse_qs(parts.query).get("virtual_host") or ["0"]
+        return redis.Redis(unix_socket_path=parts.path, db=int(db[0]), decode_responses=True)
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+def celery_url(url: str) -> str:
+    """Spell a Redis URL the way kombu and Celery's backend read it.
+
+    redis-py takes ``unix:///path/redis.sock?db=0``; kombu and Celery want
+    ``redis+socket:///path/redis.sock?virtual_host=0`` for the same socket.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "unix":
+        return url
+    db = (parse_qs(parts.query).get("db") or ["0"])[0]
+    return f"redis+socket://{parts.path}?virtual_host={db}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Store:
+    """Job records, cached results and cached pages in one Redis.
+
+    Parameters
+    ----------
+    client : redis.Redis
+        A client with ``decode_responses=True``.
+    job_ttl, cache_ttl : int
+        Seconds a job record, and a cached result or page, is kept.
+    inflight_ttl : int
+        Seconds an in-flight marker lives: longer than the hard time limit.
+    """
+
+    def __init__(
+        self, client: redis.Redis, *, job_ttl: int, cache_ttl: int, inflight_ttl: int
+    ) -> None:
+        self.redis = client
+        self._job_and_result = client.register_script(_JOB_AND_RESULT)
+        self.job_ttl = job_ttl
+        self.cache_ttl = cache_ttl
+        self.inflight_ttl = inflight_ttl
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Store:
+        """Build a store from the ``pathgrad`` settings dict the apps share."""
+        return cls(
+            redis_client(settings["redis_url"]),
+            job_ttl=int(settings["job_ttl"]),
+            cache_ttl=int(settings["cache_ttl"]),
+            inflight_ttl=int(settings["inflight_ttl"]),
+        )
+
+    def __repr__(self) -> str:
+        return f"Store(redis={self.redis!r}, job_ttl={self.job_ttl}, cache_ttl={self.cache_ttl})"
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    @staticmethod
+    def new_id() -> str:
+        """Return a fresh job id."""
+        return uuid.uuid4().hex
+
+    def new_job(
+        self, key: str, *, status: str, cached: bool = False, job_id: str | None = None,
+        owner: str | None = None,
+    ) -> dict[str, Any]:
+        """Create and save a job record for the content hash ``key``, owned by ``owner``."""
+        now = _now()
+        record: dict[str, Any] = {
+            "id": job_id or self.new_id(),
+            "key": key,
+            "owner": owner,
+            "status": status,
+            "cached": cached,
+            "created_at": now,
+            "started_at": now if status == "succeeded" else None,
+            "finished_at": now if status == "succeeded" else None,
+            "error": None,
+        }
+        self.save_job(record)
+        return record
+
+    def save_job(self, record: Mapping[str, Any]) -> None:
+        """Write a job record and wake whoever waits on it."""
+        pipe = self.redis.pipeline()
+        pipe.set(PREFIX + "job:" + record["id"], json.dumps(record), ex=self.job_ttl)
+        if record["status"] in ("succeeded", "failed"):
+            pipe.publish(PREFIX + "done:job:" + record["id"], record["status"])
+        pipe.execute()
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        """Return a job record, or None when unknown or expired."""
+        raw = self.redis.get(PREFIX + "job:" + job_id)
+        return None if raw is None else dict(json.loads(str(raw)))
+
+    def job_and_result(self, job_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Return a job record and, if it succeeded, its result, in one round trip."""
+        found = self._job_and_result(keys=[PREFIX + "job:" + job_id], args=[PREFIX + "result:"])
+        record = dict(json.loads(found[0])) if found else None
+        result = dict(json.loads(found[1])) if len(found) > 1 and found[1] else None
+        return record, result
+
+    def update_job(self, job_id: str, **changes: Any) -> dict[str, Any] | None:
+        """Change fields of a job record (None when it no longer exists)."""
+        record = self.job(job_id)
+        if record is None:
+            return None
+        record.update(changes)
+        self.save_job(record)
+        return record
+
+    def claim(self, key: str, job_id: str) -> str | None:
+        """Mark ``key`` as being computed by ``job_id``; return the other job if taken."""
+        name = PREFIX + "inflight:" + key
+        if self.redis.set(name, job_id, nx=True, ex=self.inflight_ttl):
+            return None
+        other = self.redis.get(name)
+        return None if other is None else str(other)
+
+    def release(self, key: str) -> None:
+        """Forget that ``key`` is being computed."""
+        self.redis.delete(PREFIX + "inflight:" + key)
+
+    # --- inputs and results -------------------------------------------------------------
+
+    def save_input(self, key: str, network: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+        """Keep the canonical network and options of ``key`` for the workers."""
+        payload = json.dumps({"network": network, "options": options})
+        self.redis.set(PREFIX + "input:" + key, payload, ex=self.cache_ttl)
+
+    def input(self, key: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Return ``(network, options)`` of ``key``, or None when expired."""
+        raw = self.redis.get(PREFIX + "input:" + key)
+        if raw is None:
+            return None
+        data = json.loads(str(raw))
+        return data["network"], data["options"]
+
+    def save_result(self, key: str, result: Mapping[str, Any]) -> None:
+        """Cache the analysis result of ``key``."""
+        self.redis.set(PREFIX + "result:" + key, json.dumps(result), ex=self.cache_ttl)
+
+    def result(self, key: str, *, touch: bool = False) -> dict[str, Any] | None:
+        """Return the cached result of ``key``; ``touch`` renews its expiry."""
+        name = PREFIX + "result:" + key
+        if touch:
+            pipe = self.redis.pipeline()
+            pipe.get(name)
+            pipe.expire(name, self.cache_ttl)
+            pipe.expire(PREFIX + "input:" + key, self.cache_ttl)
+            raw = pipe.execute()[0]
+        else:
+            raw = self.redis.get(name)
+        return None if raw is None else dict(json.loads(str(raw)))
+
+    # --- on-demand pages (path contributions, formulas) ---------------------------------
+
+    @staticmethod
+    def page_key(key: str, what: Mapping[str, Any]) -> str:
+        """Return the cache key of one on-demand computation on job input ``key``."""
+        digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:32]
+        return f"{key}:{digest}"
+
+    def save_page(self, page_key: str, page: Mapping[str, Any], ttl: int | None = None) -> None:
+        """Cache a page (or the problem it raised) and wake its waiters."""
+        pipe = self.redis.pipeline()
+        pipe.set(PREFIX + "page:" + page_key, json.dumps(page), ex=ttl or self.cache_ttl)
+        pipe.publish(PREFIX + "done:page:" + page_key, "1")
+        pipe.execute()
+
+    def page(self, page_key: str) -> dict[str, Any] | None:
+        """Return a cached page, or None."""
+        raw = self.redis.get(PREFIX + "page:" + page_key)
+        return None if raw is None else dict(json.loads(str(raw)))
+
+    # --- workers ------------------------------------------------------------------------
+
+    def mark_worker(self, hostname: str, ttl: int) -> None:
+        """Record that worker ``hostname`` is alive for the next ``ttl`` seconds."""
+        self.redis.set(PREFIX + "worker:" + hostname, _now(), ex=ttl)
+
+    def forget_worker(self, hostname: str) -> None:
+        """Record that worker ``hostname`` has stopped."""
+        self.redis.delete(PREFIX + "worker:" + hostname)
+
+    def workers(self) -> list[str]:
+        """Return the workers seen alive recently."""
+        names = self.redis.scan_iter(PREFIX + "worker:*", count=1000)
+        return sorted(str(name).removeprefix(PREFIX + "worker:") for name in names)
+
+    # --- waiting ------------------------------------------------------------------------
+
+    def wait(
+        self,
+        channel: str,
+        check: Callable[[], T | None],
+        timeout: float,
+        start: Callable[[], object] | None = None,
+    ) -> T | None:
+        """Return ``check()`` once it is not None, waiting up to ``timeout`` seconds.
+
+        Subscribes to ``pathgrad:done:<channel>`` before the first check (and before
+        ``start``, which may send the task that will publish), so no wake-up is lost.
+        """
+        deadline = time.monotonic() + timeout
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(PREFIX + "done:" + channel)
+            if start is not None:
+                start()
+            found = check()
+            while found is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                # Re-check at least every second too: a safety net, not the usual path.
+                pubsub.get_message(timeout=min(remaining, 1.0))
+                found = check()
+            return found
+        finally:
+            pubsub.close()

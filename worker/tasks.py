@@ -1,0 +1,196 @@
+"""Celery tasks: thin, idempotent steps of validate -> engine -> store.
+
+Each task reads its input from Redis, calls the engine and writes the answer back
+under the same keys, so running it twice (a redelivery after a lost worker) is
+harmless. Client errors found by the engine are stored as problem details, never
+raised, so a job always ends ``succeeded`` or ``failed`` with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import current_app, shared_task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.signals import heartbeat_sent, task_failure, worker_ready, worker_shutdown
+
+from . import engine
+from .engine.errors import AgreementError, PathgradError
+from .problems import problem, problem_of, time_limit_problem
+from .store import Store
+
+__all__ = ["WORKER_TTL", "formula", "noop", "path_page", "run_job"]
+
+_stores: dict[str, Store] = {}
+
+# Seconds an unexpected error of a page stays cached (a retry after that recomputes).
+INTERNAL_ERROR_TTL = 30
+
+# Seconds a worker counts as alive after its last heartbeat (Celery beats every 2 s).
+WORKER_TTL = 10
+
+
+def _store() -> Store:
+    settings = current_app.conf["pathgrad"]
+    key = repr(sorted(settings.items()))
+    if key not in _stores:
+        _stores[key] = Store.from_settings(settings)
+    return _stores[key]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _soft_limit() -> float:
+    return float(current_app.conf.task_soft_time_limit or 0)
+
+
+@shared_task(name="pathgrad.run_job")
+def run_job(job_id: str) -> None:
+    """Analyse the network of a job and store its result under the content hash."""
+    store = _store()
+    record = store.job(job_id)
+    if record is None or record["status"] in ("succeeded", "failed"):
+        return  # expired, or a redelivery of a job that already finished
+    key = record["key"]
+    try:
+        if store.result(key) is not None:
+            store.update_job(job_id, status="succeeded", cached=True, finished_at=_now())
+            return
+        inputs = store.input(key)
+        if inputs is None:
+            _fail(store, job_id, problem(410, "Input expired", "the job's input has expired"))
+            return
+        network, options = inputs
+        store.update_job(job_id, status="running", started_at=_now())
+        try:
+            result = engine.analyze(network, **options)
+        except SoftTimeLimitExceeded:
+            _fail(store, job_id, time_limit_problem(_soft_limit()))
+        except AgreementError as exc:
+            _fail(store, job_id, problem_of(exc), result=exc.result)
+        except PathgradError as exc:
+            _fail(store, job_id, problem_of(exc))
+        except Exception as exc:
+            _fail(store, job_id, _internal(exc))
+            raise  # logged by Celery as a failed task
+        else:
+            _finish(store, job_id, key, result)
+    finally:
+        store.release(key)
+
+
+def _finish(store: Store, job_id: str, key: str, result: dict[str, Any]) -> None:
+    if not result.get("agreement", {}).get("ok", True):
+        # A disagreement is pathgrad's bug: the job fails loudly, the numbers stay visible.
+        _fail(store, job_id, _disagreement(result), result=result)
+        return
+    store.save_result(key, result)
+    store.update_job(job_id, status="succeeded", finished_at=_now())
+
+
+def _internal(exc: Exception) -> dict[str, Any]:
+    return problem(500, "Internal error", f"the worker failed: {type(exc).__name__}: {exc}",
+                   slug="internal")
+
+
+def _disagreement(result: dict[str, Any]) -> dict[str, Any]:
+    agreement = result.get("agreement", {})
+    return problem(
+        500,
+        "Backprop and path sum disagree",
+        f"max_abs_diff={agreement.get('max_abs_diff')}, max_rel_diff="
+        f"{agreement.get('max_rel_diff')} beyond rtol={agreement.get('rtol')}, atol="
+        f"{agreement.get('atol')} (a bug in pathgrad: please report it with this network)",
+        slug="agreement",
+    )
+
+
+def _fail(
+    store: Store, job_id: str, error: dict[str, Any], result: dict[str, Any] | None = None
+) -> None:
+    changes: dict[str, Any] = {"status": "failed", "finished_at": _now(), "error": error}
+    if result is not None:
+        changes["result"] = result
+    store.update_job(job_id, **changes)
+
+
+@task_failure.connect
+def _on_task_failure(sender: Any = None, args: Any = None, exception: Any = None, **_: Any) -> None:
+    """Fail a job whose worker process was killed by the hard time limit."""
+    if getattr(sender, "name", None) != "pathgrad.run_job" or not args:
+        return
+    if isinstance(exception, TimeLimitExceeded):
+        store = _store()
+        record = store.job(args[0])
+        limit = float(current_app.conf.task_time_limit or 0)
+        if record is not None and record["status"] not in ("succeeded", "failed"):
+            _fail(store, args[0], time_limit_problem(limit))
+            store.release(record["key"])
+
+
+@shared_task(name="pathgrad.path_page")
+def path_page(
+    page_key: str, key: str, weight: str, order: str, limit: int, cursor: str | None
+) -> None:
+    """Compute one page of a weight's path contributions and cache it."""
+    store = _store()
+    inputs = store.input(key)
+    if inputs is None:
+        store.save_page(page_key, {"error": problem(410, "Input expired", "the job expired")})
+        return
+    network, options = inputs
+    _compute_page(store, page_key, lambda: engine.path_contributions(
+        network, weight, order=order, limit=limit, cursor=cursor, **options))
+
+
+def _compute_page(store: Store, page_key: str, compute: Callable[[], dict[str, Any]]) -> None:
+    """Store what ``compute`` returns, or the problem it raised, under ``page_key``."""
+    try:
+        store.save_page(page_key, compute())
+    except SoftTimeLimitExceeded:
+        store.save_page(page_key, {"error": time_limit_problem(_soft_limit())})
+    except PathgradError as exc:
+        store.save_page(page_key, {"error": problem_of(exc)})
+    except Exception as exc:
+        # Not the client's fault: answer the waiting request now, and retry soon after.
+        store.save_page(page_key, {"error": _internal(exc)}, ttl=INTERNAL_ERROR_TTL)
+        raise
+
+
+@shared_task(name="pathgrad.formula")
+def formula(page_key: str, key: str, weight: str) -> None:
+    """Compute the symbolic gradient formula of one weight and cache it."""
+    store = _store()
+    inputs = store.input(key)
+    if inputs is None:
+        store.save_page(page_key, {"error": problem(410, "Input expired", "the job expired")})
+        return
+    network, _options = inputs
+    _compute_page(store, page_key, lambda: engine.formula(network, weight))
+
+
+@worker_ready.connect
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
+    """Announce a worker as soon as it consumes (health counts it)."""
+    _store().mark_worker(sender.hostname, WORKER_TTL)
+
+
+@heartbeat_sent.connect
+def _on_heartbeat(sender: Any = None, **_: Any) -> None:
+    """Keep a worker's presence key alive while it runs."""
+    _store().mark_worker(sender.eventer.hostname, WORKER_TTL)
+
+
+@worker_shutdown.connect
+def _on_worker_shutdown(sender: Any = None, **_: Any) -> None:
+    """Withdraw a stopping worker at once."""
+    _store().forget_worker(sender.hostname)
+
+
+@shared_task(name="pathgrad.noop", ignore_result=False)
+def noop() -> None:
+    """Do nothing: the floor for round-trip benchmarks and worker checks."""
