@@ -378,20 +378,21 @@ class BatchResults(Iterator[dict[str, Any]]):
                 # request tells which (it raises if the server or the batch is gone).
                 self._client.batch_status(batch_id)
                 continue
-            if seen < total:
+            if seen < total and self._client.batch_status(batch_id)["pending"] == 0:
                 raise PathgradClientError(f"batch {batch_id}: the results stream ended "
                                           f"after {seen} of {total} lines")
+            # Otherwise the server's ?timeout= ran out while jobs were pending: reopen.
 
     def _read(self, batch_id: str, skip: int) -> Iterator[dict[str, Any]]:
+        """Yield the lines of one batch from line ``skip`` on (the server starts there)."""
         path = f"/v1/batches/{batch_id}/results"
-        response = self._client._request("GET", path, stream=True)
+        response = self._client._request("GET", path, stream=True, params={"start": skip})
         with response:
             try:
                 # chunk_size=None: hand over each chunk as it arrives, not 512 bytes later.
-                for number, raw in enumerate(response.iter_lines(chunk_size=None)):
-                    if number < skip or not raw:
-                        continue
-                    yield json.loads(raw)
+                for raw in response.iter_lines(chunk_size=None):
+                    if raw:
+                        yield json.loads(raw)
             except requests.ConnectionError as exc:  # includes a read timeout mid-stream
                 raise ServerUnreachable(f"batch {batch_id}: {_reason(exc)}") from exc
             except requests.RequestException as exc:

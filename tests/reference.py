@@ -88,10 +88,13 @@ def activation_of(name: str, z: Any, subgradient: str, exact: bool) -> tuple[Any
         return 0 * z, {"min_norm": slope, "left": slope, "right": one}[subgradient]
     if name == "sigmoid":
         s = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-        return s, s * (1.0 - s)
+        # sigma' is even in z; evaluating it at -|z| avoids the cancellation in 1 - s near s = 1.
+        low = math.exp(-abs(z)) / (1.0 + math.exp(-abs(z)))
+        return s, low * (1.0 - low)
     if name == "tanh":
-        t = math.tanh(z)
-        return t, 1.0 - t * t
+        # tanh' = sech^2 z, computed from cosh rather than as 1 - tanh^2 (which cancels when
+        # tanh saturates); beyond |z| = 710 cosh overflows and sech^2 is 0 in float64 anyway.
+        return math.tanh(z), 0.0 if abs(z) > 710 else 1.0 / math.cosh(z) ** 2
     raise ValueError(name)
 
 

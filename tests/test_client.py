@@ -261,6 +261,29 @@ def test_batch_status_counts_the_finished_batch(api: Client) -> None:
         7, 5, 2, 0)
 
 
+@pytest.mark.usefixtures("batches")
+def test_batch_reopens_the_stream_where_it_stopped(
+    redis_url: str, queue: str, celery_worker: subprocess.Popen[bytes]
+) -> None:
+    # BATCH_WAIT 0: each results stream ends as soon as it reaches an unfinished line, so
+    # the client must reopen it with ?start= until every line has come.
+    jobs = [unique_seed(1000.0 + number + np.random.default_rng().random())
+            for number in range(20)]
+    starts: list[int] = []
+
+    def record(response: Any, *args: Any, **kwargs: Any) -> None:
+        if response.request.url and "/results" in response.request.url:
+            starts.append(int(response.request.url.rsplit("start=", 1)[1]))
+
+    with _serving({"REDIS_URL": redis_url, "QUEUE": queue, "BATCH_WAIT": 0}) as url, \
+            Client(url) as client:
+        client._session.hooks["response"].append(record)
+        lines = list(client.batch(jobs))
+    assert [line["index"] for line in lines] == list(range(20))
+    assert [line["result"] for line in lines] == [_plain(analyze(job)) for job in jobs]
+    assert starts[0] == 0 and starts == sorted(set(starts)) and starts[-1] < 20
+
+
 # --- the command line -------------------------------------------------------------------
 
 

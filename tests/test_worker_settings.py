@@ -41,8 +41,9 @@ def test_unix_socket_urls_are_spelled_for_kombu(redis_url: str) -> None:
 
 
 def _slow_network() -> dict[str, Any]:
-    # [2, 10 x 9, 1]: about 10^9 suffix paths, many seconds of enumeration.
-    layers = [2] + [10] * 9 + [1]
+    # [2, 10 x 10, 1]: about 10^10 suffix paths, several seconds of enumeration even at
+    # about a nanosecond a path (10^9 paths take under a second).
+    layers = [2] + [10] * 10 + [1]
     rng = np.random.default_rng(int(time.time()))
     weights = [rng.normal(scale=0.3, size=(b, a)).tolist()
                for a, b in zip(layers[:-1], layers[1:], strict=True)]
@@ -56,7 +57,7 @@ def test_a_job_over_the_soft_time_limit_fails_with_a_clear_error(redis_url: str)
     process = start_worker(redis_url, queue, limits)
     try:
         app = create_app({"REDIS_URL": redis_url, "QUEUE": queue, "SOFT_TIME_LIMIT": 1,
-                          "HARD_TIME_LIMIT": 3, "MAX_PATHS": 10**10})
+                          "HARD_TIME_LIMIT": 3, "MAX_PATHS": 10**11})
         client = app.test_client()
         response = client.post("/v1/jobs?wait=20", json={"network": _slow_network()})
         job = response.get_json()
