@@ -19,11 +19,12 @@ from flask import request
 from pydantic import ValidationError
 
 from worker import engine
-from worker.batch_store import REFUSED, BatchStore, dumpb, dumps, loads
+from worker.batch_store import REFUSED, BatchStore
 from worker.batch_tasks import run_chunk
 from worker.engine.analysis import check_path_limit
 from worker.engine.batch import parse_batches, stack
 from worker.engine.errors import PathgradError
+from worker.jsoncodec import dumpb, dumps, loads
 from worker.store import content_keys
 
 from .jobs import json_body

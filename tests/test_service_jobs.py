@@ -130,3 +130,20 @@ def test_path_sum_false_runs_a_network_over_the_path_limit(submit: Submit) -> No
     job = submit(network, {"path_sum": False, "max_paths": 1000})
     assert job["status"] == "succeeded", job
     assert len(job["result"]["weights"]) == 2 * 40 + 40 * 40 * 2 + 40
+
+
+def test_path_counts_beyond_64_bits_come_back_exact(client: FlaskClient, submit: Submit) -> None:
+    # 70 layers of 2: 2^69 paths from each first-layer weight, past any 64-bit integer
+    # (a fast JSON library would refuse to write it, or read it back as a float).
+    layers = [2] + [2] * 70 + [1]
+    rng = np.random.default_rng(int(time.time()))
+    network = {"layers": layers, "activation": "tanh", "loss": "mse",
+               "weights": [rng.uniform(-1, 1, (b, a)).tolist()
+                           for a, b in zip(layers[:-1], layers[1:], strict=True)],
+               "input": [1.0, 2.0], "target": [0.5]}
+    job = submit(network, {"path_sum": False})
+    assert job["status"] == "succeeded", job
+    expected = json.loads(json.dumps(analyze(network, path_sum=False)))
+    assert job["result"]["weights"][0]["paths"] == 2**69 == expected["weights"][0]["paths"]
+    again = client.get(f"/v1/jobs/{job['id']}").get_json()
+    assert again["result"] == expected

@@ -30,7 +30,6 @@ result keys they touch, so this assumes one Redis, not a cluster, as
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,36 +37,11 @@ from typing import Any
 
 import redis
 
+from .jsoncodec import dumpb, dumps
 from .problems import problem
 from .store import PREFIX, Store
 
-__all__ = ["REFUSED", "BatchStore", "collector_paused", "dumpb", "dumps", "loads"]
-
-try:  # orjson is ~7x faster on results; the standard library gives the same JSON.
-    import orjson
-
-    def dumpb(value: Any) -> bytes:
-        """Return compact JSON, UTF-8 encoded."""
-        return orjson.dumps(value)
-
-    def loads(text: str | bytes) -> Any:
-        """Parse JSON text."""
-        return orjson.loads(text)
-
-except ImportError:  # pragma: no cover - orjson is optional
-
-    def dumpb(value: Any) -> bytes:
-        """Return compact JSON, UTF-8 encoded."""
-        return json.dumps(value, separators=(",", ":")).encode()
-
-    def loads(text: str | bytes) -> Any:
-        """Parse JSON text."""
-        return json.loads(text)
-
-
-def dumps(value: Any) -> str:
-    """Return compact JSON text."""
-    return dumpb(value).decode()
+__all__ = ["REFUSED", "BatchStore", "collector_paused"]
 
 
 @contextmanager

@@ -17,8 +17,9 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure
 
 from . import engine
-from .batch_store import BatchStore, collector_paused, loads
+from .batch_store import BatchStore, collector_paused
 from .engine.errors import AgreementError, PathgradError
+from .jsoncodec import loads
 from .problems import problem, problem_of, time_limit_problem
 from .tasks import _disagreement, _internal, _store
 

@@ -30,6 +30,7 @@ import numpy as np
 import redis
 
 from .engine.batch import Batch
+from .jsoncodec import dumps, loads
 
 __all__ = [
     "JOB_STATUSES",
@@ -187,7 +188,7 @@ class Store:
     def save_job(self, record: Mapping[str, Any]) -> None:
         """Write a job record and wake whoever waits on it."""
         pipe = self.redis.pipeline()
-        pipe.set(PREFIX + "job:" + record["id"], json.dumps(record), ex=self.job_ttl)
+        pipe.set(PREFIX + "job:" + record["id"], dumps(record), ex=self.job_ttl)
         if record["status"] in ("succeeded", "failed"):
             pipe.publish(PREFIX + "done:job:" + record["id"], record["status"])
         pipe.execute()
@@ -195,13 +196,16 @@ class Store:
     def job(self, job_id: str) -> dict[str, Any] | None:
         """Return a job record, or None when unknown or expired."""
         raw = self.redis.get(PREFIX + "job:" + job_id)
-        return None if raw is None else dict(json.loads(str(raw)))
+        return None if raw is None else dict(loads(raw))
 
-    def job_and_result(self, job_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """Return a job record and, if it succeeded, its result, in one round trip."""
+    def job_and_result(self, job_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """Return a job record and, if it succeeded, its result as JSON text, in one round trip.
+
+        The text is what :meth:`save_result` stored, so a reader can pass it on unparsed.
+        """
         found = self._job_and_result(keys=[PREFIX + "job:" + job_id], args=[PREFIX + "result:"])
-        record = dict(json.loads(found[0])) if found else None
-        result = dict(json.loads(found[1])) if len(found) > 1 and found[1] else None
+        record = dict(loads(found[0])) if found else None
+        result = str(found[1]) if len(found) > 1 and found[1] else None
         return record, result
 
     def update_job(self, job_id: str, **changes: Any) -> dict[str, Any] | None:
@@ -229,7 +233,7 @@ class Store:
 
     def save_input(self, key: str, network: Mapping[str, Any], options: Mapping[str, Any]) -> None:
         """Keep the canonical network and options of ``key`` for the workers."""
-        payload = json.dumps({"network": network, "options": options})
+        payload = dumps({"network": network, "options": options})
         self.redis.set(PREFIX + "input:" + key, payload, ex=self.cache_ttl)
 
     def input(self, key: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -237,15 +241,20 @@ class Store:
         raw = self.redis.get(PREFIX + "input:" + key)
         if raw is None:
             return None
-        data = json.loads(str(raw))
+        data = loads(raw)
         return data["network"], data["options"]
 
     def save_result(self, key: str, result: Mapping[str, Any]) -> None:
         """Cache the analysis result of ``key``."""
-        self.redis.set(PREFIX + "result:" + key, json.dumps(result), ex=self.cache_ttl)
+        self.redis.set(PREFIX + "result:" + key, dumps(result), ex=self.cache_ttl)
 
     def result(self, key: str, *, touch: bool = False) -> dict[str, Any] | None:
         """Return the cached result of ``key``; ``touch`` renews its expiry."""
+        text = self.result_text(key, touch=touch)
+        return None if text is None else dict(loads(text))
+
+    def result_text(self, key: str, *, touch: bool = False) -> str | None:
+        """Return the cached result of ``key`` as the JSON text stored; ``touch`` renews it."""
         name = PREFIX + "result:" + key
         if touch:
             pipe = self.redis.pipeline()
@@ -255,7 +264,7 @@ class Store:
             raw = pipe.execute()[0]
         else:
             raw = self.redis.get(name)
-        return None if raw is None else dict(json.loads(str(raw)))
+        return None if raw is None else str(raw)
 
     # --- on-demand pages (path contributions, formulas) ---------------------------------
 
@@ -268,14 +277,14 @@ class Store:
     def save_page(self, page_key: str, page: Mapping[str, Any], ttl: int | None = None) -> None:
         """Cache a page (or the problem it raised) and wake its waiters."""
         pipe = self.redis.pipeline()
-        pipe.set(PREFIX + "page:" + page_key, json.dumps(page), ex=ttl or self.cache_ttl)
+        pipe.set(PREFIX + "page:" + page_key, dumps(page), ex=ttl or self.cache_ttl)
         pipe.publish(PREFIX + "done:page:" + page_key, "1")
         pipe.execute()
 
     def page(self, page_key: str) -> dict[str, Any] | None:
         """Return a cached page, or None."""
         raw = self.redis.get(PREFIX + "page:" + page_key)
-        return None if raw is None else dict(json.loads(str(raw)))
+        return None if raw is None else dict(loads(raw))
 
     # --- workers ------------------------------------------------------------------------
 
