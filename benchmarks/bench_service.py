@@ -31,16 +31,14 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import start_worker, stop_worker  # noqa: E402
-
-from service import create_app  # noqa: E402
-from service.embedded import EmbeddedRedis  # noqa: E402
-from worker import tasks  # noqa: E402
+from service import create_app
+from service.embedded import EmbeddedRedis
+from service.runner import start_worker, stop_worker, wait_for_worker
+from worker import tasks
 
 __all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CLIENTS = 8
 FLOOR_PATH = "/__floor"
@@ -190,9 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         redis_url = os.environ.get("REDIS_URL") or stack.enter_context(
             EmbeddedRedis(Path(stack.enter_context(tempfile.TemporaryDirectory())))).url
-        worker = start_worker(redis_url, queue, concurrency=args.workers)
+        worker = start_worker(redis_url, args.workers, env={"PATHGRAD_QUEUE": queue},
+                              name=queue)
         stack.callback(stop_worker, worker)
-        create_app({"REDIS_URL": redis_url, "QUEUE": queue})  # the default Celery app
+        app = create_app({"REDIS_URL": redis_url, "QUEUE": queue})  # the default Celery app
+        wait_for_worker(worker, app.extensions["pathgrad_store"], queue)
         port = stack.enter_context(_server(redis_url, queue))
 
         rng = np.random.default_rng(int(time.time()))

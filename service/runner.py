@@ -14,17 +14,20 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import FrameType
 
 import waitress
 
+from worker.store import Store
+
 from .app import create_app
 from .embedded import EmbeddedRedis, EmbeddedRedisError
 from .settings import pathgrad_home
 
-__all__ = ["serve", "worker"]
+__all__ = ["serve", "start_worker", "stop_worker", "wait_for_worker", "worker"]
 
 # Seconds a worker gets to finish its current tasks (warm shutdown) before a cold one.
 WARM_SHUTDOWN = 10.0
@@ -46,7 +49,7 @@ def serve(host: str, port: int, workers: int | None) -> int:
             redis_url = embedded.url
         app = create_app({"REDIS_URL": redis_url})
         server = waitress.create_server(app, host=host, port=port, threads=API_THREADS)
-        celery = _start_worker(redis_url, workers)
+        celery = start_worker(redis_url, workers)
         _announce(host, port, workers, embedded, keys=len(app.extensions["pathgrad_keys"]))
         watcher = threading.Thread(target=_watch, args=(celery, stopping), daemon=True)
         watcher.start()
@@ -68,7 +71,7 @@ def serve(host: str, port: int, workers: int | None) -> int:
         if server is not None:
             server.close()
         if celery is not None:
-            _stop_worker(celery)
+            stop_worker(celery)
         if embedded is not None:
             embedded.stop()
 
@@ -93,20 +96,46 @@ def _worker_arguments(concurrency: int | None, loglevel: str) -> list[str]:
     return arguments
 
 
-def _start_worker(redis_url: str, workers: int) -> subprocess.Popen[bytes]:
+def start_worker(
+    redis_url: str, concurrency: int, *, env: Mapping[str, str] | None = None,
+    name: str | None = None, extra: Sequence[str] = (),
+) -> subprocess.Popen[bytes]:
+    """Start ``celery worker`` as a subprocess in its own session; return the process.
+
+    ``name`` is the worker's node name before ``@host`` (default ``pathgrad-<pid>``),
+    ``env`` adds environment variables and ``extra`` worker arguments.
+    """
+    arguments = _worker_arguments(concurrency, "WARNING")
+    if name is not None:
+        arguments[arguments.index("--hostname") + 1] = f"{name}@%h"
     command = [sys.executable, "-m", "celery", "-A", "service.make_celery", "--quiet",
-               *_worker_arguments(workers, "WARNING")]
+               *arguments, *extra]
     # Own session: the terminal's Ctrl-C reaches only us, and we stop the worker
     # before Redis, so it can finish or give back its task cleanly.
     return subprocess.Popen(
         command,
-        env=os.environ | {"REDIS_URL": redis_url},
+        env=os.environ | dict(env or {}) | {"REDIS_URL": redis_url},
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
 
 
-def _stop_worker(celery: subprocess.Popen[bytes]) -> None:
+def wait_for_worker(
+    process: subprocess.Popen[bytes], store: Store, name: str, timeout: float = 60.0
+) -> None:
+    """Wait until the worker ``name`` has announced itself in ``store``; stop it on failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited with code {process.returncode}")
+        if any(worker.startswith(name + "@") for worker in store.workers()):
+            return
+        time.sleep(0.1)
+    stop_worker(process)
+    raise RuntimeError(f"the Celery worker was not ready within {timeout:g} s")
+
+
+def stop_worker(celery: subprocess.Popen[bytes]) -> None:
     """Warm shutdown, then cold, then kill the worker's whole process group."""
     for sig, grace in ((signal.SIGTERM, WARM_SHUTDOWN), (signal.SIGQUIT, COLD_SHUTDOWN)):
         if celery.poll() is not None:

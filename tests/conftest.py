@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import create_app
+from service import create_app, runner
 from service.embedded import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,42 +48,18 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     """Start ``celery -A service.make_celery worker`` and wait until it is consuming."""
     name = f"{queue}-{uuid.uuid4().hex[:6]}"
-    env = os.environ | {"REDIS_URL": redis_url, "PATHGRAD_QUEUE": queue} | (extra_env or {})
-    for name, value in TEST_SETTINGS.items():
-        env.setdefault(f"PATHGRAD_{name}", str(value))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "service.make_celery", "worker",
-         "--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-gossip",
-         "--without-mingle", "--hostname", f"{name}@%h"],
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    env = {f"PATHGRAD_{key}": str(value) for key, value in TEST_SETTINGS.items()}
+    env |= {"PATHGRAD_QUEUE": queue} | (extra_env or {})
+    process = runner.start_worker(redis_url, concurrency, env=env, name=name,
+                                  extra=["--without-gossip", "--without-mingle"])
     app = create_app({"REDIS_URL": redis_url, "QUEUE": queue, "TESTING": True})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the Celery worker exited with code {process.returncode}")
-        if any(w.startswith(name + "@") for w in app.extensions["pathgrad_store"].workers()):
-            return process
-        time.sleep(0.1)
-    stop_worker(process)
-    raise RuntimeError("the Celery worker was not ready within 60 s")
+    runner.wait_for_worker(process, app.extensions["pathgrad_store"], name)
+    return process
 
 
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
     """Stop a worker and every process of its pool."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait()
+    runner.stop_worker(process)
 
 
 @pytest.fixture(scope="session")

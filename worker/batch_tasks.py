@@ -20,8 +20,14 @@ from . import engine
 from .batch_store import BatchStore, collector_paused
 from .engine.errors import AgreementError, PathgradError
 from .jsoncodec import loads
-from .problems import problem, problem_of, time_limit_problem
-from .tasks import _disagreement, _internal, _store
+from .problems import (
+    disagreement_problem,
+    internal_problem,
+    problem,
+    problem_of,
+    time_limit_problem,
+)
+from .tasks import task_store
 
 __all__ = ["analyze_chunk", "run_chunk"]
 
@@ -31,7 +37,7 @@ _batch_stores: dict[int, BatchStore] = {}
 
 
 def _batch_store() -> BatchStore:
-    store = _store()
+    store = task_store()
     if id(store) not in _batch_stores:
         _batch_stores[id(store)] = BatchStore(store)
     return _batch_stores[id(store)]
@@ -55,7 +61,8 @@ def run_chunk(batch_id: str, options: dict[str, Any], keys: list[str], chunk: st
             limit = float(current_app.conf.task_soft_time_limit or 0)
             outcomes = [(None, {"error": time_limit_problem(limit)})] * len(keys)
         except Exception as exc:
-            batches.finish(batch_id, [(key, None, {"error": _internal(exc)}) for key in keys])
+            failure = {"error": internal_problem(exc)}
+            batches.finish(batch_id, [(key, None, failure) for key in keys])
             raise  # logged by Celery as a failed task
         batches.finish(batch_id, [(key, result, failure) for key, (result, failure)
                                   in zip(keys, outcomes, strict=True)])
@@ -83,7 +90,7 @@ def _analyze_one(spec: dict[str, Any], options: dict[str, Any]) -> Outcome:
 def _checked(result: dict[str, Any]) -> Outcome:
     if not result.get("agreement", {}).get("ok", True):
         # A disagreement is pathgrad's bug: the line fails loudly, the numbers stay visible.
-        return None, {"error": _disagreement(result), "result": result}
+        return None, {"error": disagreement_problem(result), "result": result}
     return result, None
 
 

@@ -26,7 +26,7 @@ INTERNAL_ERROR_TTL = 30
 _stores: dict[str, Store] = {}
 
 
-def _store() -> Store:
+def task_store() -> Store:
     settings = current_app.conf["pathgrad"]
     key = repr(sorted(settings.items()))
     if key not in _stores:
@@ -43,7 +43,7 @@ def exercise_problem(exc: PathgradError) -> dict[str, Any]:
 @shared_task(name="pathgrad.exercises")
 def draw_exercises(page_key: str, request: dict[str, Any]) -> None:
     """Draw ``request["count"]`` exercises and cache ``{"exercises": [...]}`` under page_key."""
-    store = _store()
+    store = task_store()
     params = dict(request)
     count, seed = params.pop("count"), params.pop("seed")
     try:

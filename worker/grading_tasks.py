@@ -13,7 +13,7 @@ from typing import Any
 from celery import shared_task
 
 from .engine.grading import grade as grade_answers
-from .tasks import _compute_page, _store
+from .tasks import compute_page, task_store
 
 __all__ = ["grade"]
 
@@ -21,9 +21,9 @@ __all__ = ["grade"]
 @shared_task(name="pathgrad.grade")
 def grade(page_key: str, request: dict[str, Any]) -> None:
     """Grade ``request["answers"]`` for ``request["network"]`` and cache the grading."""
-    store = _store()
+    store = task_store()
     try:
-        _compute_page(store, page_key, lambda: grade_answers(
+        compute_page(store, page_key, lambda: grade_answers(
             request["network"], request["answers"], tolerance=request["tolerance"],
             points=request["points"], **request["options"]))
     finally:

@@ -7,7 +7,9 @@ from typing import Any
 
 from .engine.errors import AgreementError, PathgradError, PathLimitError
 
-__all__ = ["problem", "problem_of", "time_limit_problem"]
+__all__ = [
+    "disagreement_problem", "internal_problem", "problem", "problem_of", "time_limit_problem",
+]
 
 TYPE_PREFIX = "urn:pathgrad:problem:"
 _SPEC_FIELDS = frozenset({"layers", "weights", "biases", "activation", "input", "target", "loss"})
@@ -66,6 +68,25 @@ def time_limit_problem(seconds: float) -> dict[str, Any]:
         "try path_sum: false, or a smaller network",
         slug="time-limit",
         limit_seconds=seconds,
+    )
+
+
+def internal_problem(exc: Exception) -> dict[str, Any]:
+    """The 500 problem of an unexpected worker failure (a pathgrad bug)."""
+    return problem(500, "Internal error", f"the worker failed: {type(exc).__name__}: {exc}",
+                   slug="internal")
+
+
+def disagreement_problem(result: dict[str, Any]) -> dict[str, Any]:
+    """The 500 problem of a result whose backprop and path sum disagree (a pathgrad bug)."""
+    agreement = result.get("agreement", {})
+    return problem(
+        500,
+        "Backprop and path sum disagree",
+        f"max_abs_diff={agreement.get('max_abs_diff')}, max_rel_diff="
+        f"{agreement.get('max_rel_diff')} beyond rtol={agreement.get('rtol')}, atol="
+        f"{agreement.get('atol')} (a bug in pathgrad: please report it with this network)",
+        slug="agreement",
     )
 
 

@@ -18,10 +18,16 @@ from celery.signals import heartbeat_sent, task_failure, worker_ready, worker_sh
 
 from . import engine
 from .engine.errors import AgreementError, PathgradError
-from .problems import problem, problem_of, time_limit_problem
+from .problems import (
+    disagreement_problem,
+    internal_problem,
+    problem,
+    problem_of,
+    time_limit_problem,
+)
 from .store import Store
 
-__all__ = ["WORKER_TTL", "formula", "noop", "path_page", "run_job"]
+__all__ = ["WORKER_TTL", "compute_page", "formula", "noop", "path_page", "run_job", "task_store"]
 
 _stores: dict[str, Store] = {}
 
@@ -32,7 +38,7 @@ INTERNAL_ERROR_TTL = 30
 WORKER_TTL = 10
 
 
-def _store() -> Store:
+def task_store() -> Store:
     settings = current_app.conf["pathgrad"]
     key = repr(sorted(settings.items()))
     if key not in _stores:
@@ -51,7 +57,7 @@ def _soft_limit() -> float:
 @shared_task(name="pathgrad.run_job")
 def run_job(job_id: str) -> None:
     """Analyse the network of a job and store its result under the content hash."""
-    store = _store()
+    store = task_store()
     record = store.job(job_id)
     if record is None or record["status"] in ("succeeded", "failed"):
         return  # expired, or a redelivery of a job that already finished
@@ -75,7 +81,7 @@ def run_job(job_id: str) -> None:
         except PathgradError as exc:
             _fail(store, job_id, problem_of(exc))
         except Exception as exc:
-            _fail(store, job_id, _internal(exc))
+            _fail(store, job_id, internal_problem(exc))
             raise  # logged by Celery as a failed task
         else:
             _finish(store, job_id, key, result)
@@ -86,27 +92,10 @@ def run_job(job_id: str) -> None:
 def _finish(store: Store, job_id: str, key: str, result: dict[str, Any]) -> None:
     if not result.get("agreement", {}).get("ok", True):
         # A disagreement is pathgrad's bug: the job fails loudly, the numbers stay visible.
-        _fail(store, job_id, _disagreement(result), result=result)
+        _fail(store, job_id, disagreement_problem(result), result=result)
         return
     store.save_result(key, result)
     store.update_job(job_id, status="succeeded", finished_at=_now())
-
-
-def _internal(exc: Exception) -> dict[str, Any]:
-    return problem(500, "Internal error", f"the worker failed: {type(exc).__name__}: {exc}",
-                   slug="internal")
-
-
-def _disagreement(result: dict[str, Any]) -> dict[str, Any]:
-    agreement = result.get("agreement", {})
-    return problem(
-        500,
-        "Backprop and path sum disagree",
-        f"max_abs_diff={agreement.get('max_abs_diff')}, max_rel_diff="
-        f"{agreement.get('max_rel_diff')} beyond rtol={agreement.get('rtol')}, atol="
-        f"{agreement.get('atol')} (a bug in pathgrad: please report it with this network)",
-        slug="agreement",
-    )
 
 
 def _fail(
@@ -124,7 +113,7 @@ def _on_task_failure(sender: Any = None, args: Any = None, exception: Any = None
     if getattr(sender, "name", None) != "pathgrad.run_job" or not args:
         return
     if isinstance(exception, TimeLimitExceeded):
-        store = _store()
+        store = task_store()
         record = store.job(args[0])
         limit = float(current_app.conf.task_time_limit or 0)
         if record is not None and record["status"] not in ("succeeded", "failed"):
@@ -137,17 +126,17 @@ def path_page(
     page_key: str, key: str, weight: str, order: str, limit: int, cursor: str | None
 ) -> None:
     """Compute one page of a weight's path contributions and cache it."""
-    store = _store()
+    store = task_store()
     inputs = store.input(key)
     if inputs is None:
         store.save_page(page_key, {"error": problem(410, "Input expired", "the job expired")})
         return
     network, options = inputs
-    _compute_page(store, page_key, lambda: engine.path_contributions(
+    compute_page(store, page_key, lambda: engine.path_contributions(
         network, weight, order=order, limit=limit, cursor=cursor, **options))
 
 
-def _compute_page(store: Store, page_key: str, compute: Callable[[], dict[str, Any]]) -> None:
+def compute_page(store: Store, page_key: str, compute: Callable[[], dict[str, Any]]) -> None:
     """Store what ``compute`` returns, or the problem it raised, under ``page_key``."""
     try:
         store.save_page(page_key, compute())
@@ -157,38 +146,38 @@ def _compute_page(store: Store, page_key: str, compute: Callable[[], dict[str, A
         store.save_page(page_key, {"error": problem_of(exc)})
     except Exception as exc:
         # Not the client's fault: answer the waiting request now, and retry soon after.
-        store.save_page(page_key, {"error": _internal(exc)}, ttl=INTERNAL_ERROR_TTL)
+        store.save_page(page_key, {"error": internal_problem(exc)}, ttl=INTERNAL_ERROR_TTL)
         raise
 
 
 @shared_task(name="pathgrad.formula")
 def formula(page_key: str, key: str, weight: str) -> None:
     """Compute the symbolic gradient formula of one weight and cache it."""
-    store = _store()
+    store = task_store()
     inputs = store.input(key)
     if inputs is None:
         store.save_page(page_key, {"error": problem(410, "Input expired", "the job expired")})
         return
     network, _options = inputs
-    _compute_page(store, page_key, lambda: engine.formula(network, weight))
+    compute_page(store, page_key, lambda: engine.formula(network, weight))
 
 
 @worker_ready.connect
 def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     """Announce a worker as soon as it consumes (health counts it)."""
-    _store().mark_worker(sender.hostname, WORKER_TTL)
+    task_store().mark_worker(sender.hostname, WORKER_TTL)
 
 
 @heartbeat_sent.connect
 def _on_heartbeat(sender: Any = None, **_: Any) -> None:
     """Keep a worker's presence key alive while it runs."""
-    _store().mark_worker(sender.eventer.hostname, WORKER_TTL)
+    task_store().mark_worker(sender.eventer.hostname, WORKER_TTL)
 
 
 @worker_shutdown.connect
 def _on_worker_shutdown(sender: Any = None, **_: Any) -> None:
     """Withdraw a stopping worker at once."""
-    _store().forget_worker(sender.hostname)
+    task_store().forget_worker(sender.hostname)
 
 
 @shared_task(name="pathgrad.noop", ignore_result=False)
