@@ -10,28 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import current_app, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery import shared_task
 
 from .engine.errors import PathgradError
 from .engine.exercises import exercises
-from .problems import problem, time_limit_problem
-from .store import Store
+from .problems import problem
+from .tasks import compute_page, task_store
 
 __all__ = ["draw_exercises", "exercise_problem"]
-
-# Seconds an unexpected error stays cached (a retry after that draws again).
-INTERNAL_ERROR_TTL = 30
-
-_stores: dict[str, Store] = {}
-
-
-def task_store() -> Store:
-    settings = current_app.conf["pathgrad"]
-    key = repr(sorted(settings.items()))
-    if key not in _stores:
-        _stores[key] = Store.from_settings(settings)
-    return _stores[key]
 
 
 def exercise_problem(exc: PathgradError) -> dict[str, Any]:
@@ -47,16 +33,7 @@ def draw_exercises(page_key: str, request: dict[str, Any]) -> None:
     params = dict(request)
     count, seed = params.pop("count"), params.pop("seed")
     try:
-        store.save_page(page_key, {"exercises": exercises(count, seed=seed, **params)})
-    except SoftTimeLimitExceeded:
-        limit = float(current_app.conf.task_soft_time_limit or 0)
-        store.save_page(page_key, {"error": time_limit_problem(limit)})
-    except PathgradError as exc:
-        store.save_page(page_key, {"error": exercise_problem(exc)})
-    except Exception as exc:
-        store.save_page(page_key, {"error": problem(
-            500, "Internal error", f"the worker failed: {type(exc).__name__}: {exc}",
-            slug="internal")}, ttl=INTERNAL_ERROR_TTL)
-        raise  # logged by Celery as a failed task
+        compute_page(store, page_key, lambda: {"exercises": exercises(count, seed=seed, **params)},
+                     invalid=exercise_problem)
     finally:
         store.release(page_key)

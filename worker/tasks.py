@@ -39,6 +39,7 @@ WORKER_TTL = 10
 
 
 def task_store() -> Store:
+    """The store of this worker's settings (one Redis client per process, reused)."""
     settings = current_app.conf["pathgrad"]
     key = repr(sorted(settings.items()))
     if key not in _stores:
@@ -136,14 +137,20 @@ def path_page(
         network, weight, order=order, limit=limit, cursor=cursor, **options))
 
 
-def compute_page(store: Store, page_key: str, compute: Callable[[], dict[str, Any]]) -> None:
-    """Store what ``compute`` returns, or the problem it raised, under ``page_key``."""
+def compute_page(
+    store: Store, page_key: str, compute: Callable[[], dict[str, Any]],
+    invalid: Callable[[PathgradError], dict[str, Any]] = problem_of,
+) -> None:
+    """Store what ``compute`` returns, or the problem it raised, under ``page_key``.
+
+    ``invalid`` turns the engine's error for bad input into its problem body.
+    """
     try:
         store.save_page(page_key, compute())
     except SoftTimeLimitExceeded:
         store.save_page(page_key, {"error": time_limit_problem(_soft_limit())})
     except PathgradError as exc:
-        store.save_page(page_key, {"error": problem_of(exc)})
+        store.save_page(page_key, {"error": invalid(exc)})
     except Exception as exc:
         # Not the client's fault: answer the waiting request now, and retry soon after.
         store.save_page(page_key, {"error": internal_problem(exc)}, ttl=INTERNAL_ERROR_TTL)
