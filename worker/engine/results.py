@@ -8,7 +8,7 @@ Python dicts is the costliest part of analysing many small networks.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -55,47 +55,83 @@ def build_results(analysis: BatchAnalysis, options: Options) -> list[dict[str, A
 
 def _build(analysis: BatchAnalysis, options: Options) -> list[dict[str, Any]]:
     batch, passed = analysis.batch, analysis.passed
-    meta = _meta(batch.layers)
-    exact = batch.exact
-    values = _columns(np.concatenate([w.reshape(batch.size, -1) for w in batch.weights], 1),
-                      exact)
-    bp = [_columns(a, exact) for a in analysis.backprop]
-    ps = [None, None] if analysis.path_sum is None else [
-        _columns(a, exact) for a in analysis.path_sum]
-    fd = _fd_columns(analysis, exact)
+    size, meta, exact = batch.size, _meta(batch.layers), batch.exact
+    # The records of every network are built by one flat comprehension per kind over
+    # (B * n,) columns, then cut into per-network lists: three loops in all rather
+    # than three per network.
+    weight_values = np.concatenate([w.reshape(size, -1) for w in batch.weights], 1)
+    fd = _fd_arrays(analysis)
+    weights = _weight_records(
+        size, meta.weights, _flat(weight_values, exact), _flat(analysis.backprop[0], exact),
+        _flat_or_none(analysis.path_sum, 0, size * len(meta.weights), exact),
+        _flat_or_none(fd, 0, size * len(meta.weights), exact))
+    biases = _bias_records(size, meta.biases, _flat(analysis.backprop[1], exact),
+                           _flat_or_none(analysis.path_sum, 1, size * len(meta.biases), exact))
+    if fd is not None:
+        diffs = iter(_flat(fd[1], exact))
+        for records in biases:
+            for record in records:
+                record["finite_difference"] = next(diffs)
+    nodes = _node_records(size, meta.nodes, *(
+        _flat(np.concatenate(arrays[1:], axis=1), exact)  # type: ignore[arg-type]
+        for arrays in (passed.pre, passed.values, passed.derivatives)))
     agreement = _agreement(analysis, options)
-    nodes = _node_columns(analysis)
-    losses, outputs = _columns(passed.loss[:, None], exact), _columns(passed.values[-1], exact)
+    losses = _flat(passed.loss, exact)
+    outputs = _columns(passed.values[-1], exact)
     enumerated = suffix_path_count(batch.layers) if options.path_sum else 0
     kinks = [k.any(axis=1) for k in passed.kinks[1:] if k is not None]
     kinked: list[bool] = np.any([passed.loss_kinks.any(axis=1), *kinks], axis=0).tolist()
     results = []
-    for b in range(batch.size):
-        warnings = _warnings(analysis, options, b, agreement[b], kinked[b])
+    for b in range(size):
         results.append({
-            "loss": losses[b][0],
+            "loss": losses[b],
             "outputs": dict(zip(meta.outputs, outputs[b], strict=True)),
-            "nodes": [
-                {"name": name, "layer": layer, "pre": pre, "value": value, "derivative": slope}
-                for (name, layer), pre, value, slope in zip(meta.nodes, *nodes[b], strict=True)
-            ],
-            "weights": [
-                {"name": name, "layer": layer, "from": source, "to": target, "value": value,
-                 "gradient": grad, "backprop": grad, "path_sum": path,
-                 "finite_difference": diff, "paths": paths}
-                for (name, layer, source, target, paths), value, grad, path, diff in zip(
-                    meta.weights, values[b], bp[0][b], _row(ps[0], b, len(meta.weights)),
-                    _row(fd[0], b, len(meta.weights)),
-                    strict=True)
-            ],
-            "biases": _biases(meta.biases, bp[1][b], _row(ps[1], b, len(meta.biases)), fd[1], b),
+            "nodes": nodes[b],
+            "weights": weights[b],
+            "biases": biases[b],
             "agreement": agreement[b],
             "paths_enumerated": enumerated,
-            "warnings": warnings,
+            "warnings": _warnings(analysis, options, b, agreement[b], kinked[b]),
         })
         if exact:
             _add_exact(results[-1], analysis, b)
     return results
+
+
+def _weight_records(
+    size: int, meta: list[tuple[str, int, str, str, int]], values: list[Any],
+    grads: list[Any], paths: list[Any], diffs: list[Any],
+) -> list[list[dict[str, Any]]]:
+    flat = [{"name": name, "layer": layer, "from": source, "to": target, "value": value,
+             "gradient": grad, "backprop": grad, "path_sum": path,
+             "finite_difference": diff, "paths": count}
+            for (name, layer, source, target, count), value, grad, path, diff
+            in zip(meta * size, values, grads, paths, diffs, strict=True)]
+    return _split(flat, size, len(meta))
+
+
+def _bias_records(
+    size: int, meta: list[tuple[str, str, int]], grads: list[Any], paths: list[Any],
+) -> list[list[dict[str, Any]]]:
+    flat = [{"name": name, "node": node, "gradient": grad, "backprop": grad,
+             "path_sum": path, "paths": count}
+            for (name, node, count), grad, path in zip(meta * size, grads, paths, strict=True)]
+    return _split(flat, size, len(meta))
+
+
+def _node_records(
+    size: int, meta: list[tuple[str, int]], pres: list[Any], values: list[Any],
+    slopes: list[Any],
+) -> list[list[dict[str, Any]]]:
+    flat = [{"name": name, "layer": layer, "pre": pre, "value": value, "derivative": slope}
+            for (name, layer), pre, value, slope
+            in zip(meta * size, pres, values, slopes, strict=True)]
+    return _split(flat, size, len(meta))
+
+
+def _split(flat: list[Any], size: int, step: int) -> list[list[Any]]:
+    """Cut a flat list of ``size * step`` items into ``size`` lists of ``step``."""
+    return [flat[start:start + step] for start in range(0, size * step, step)]
 
 
 class _Meta:
@@ -139,40 +175,34 @@ def _columns(array: Array, exact: bool) -> list[list[Any]]:
     return array.tolist()
 
 
-def _row(columns: list[list[Any]] | None, b: int, count: int) -> list[Any]:
-    return [None] * count if columns is None else columns[b]
+def _flat(array: Array, exact: bool) -> list[Any]:
+    """All of an array, row after row, as floats (None for NaN or a missing exact value)."""
+    flat = array.reshape(-1)
+    if exact:
+        return [None if v is None else float(v) for v in flat.tolist()]
+    if np.isnan(flat).any():
+        holes = flat.astype(object)
+        holes[np.isnan(flat)] = None
+        return holes.tolist()
+    return flat.tolist()
 
 
-def _fd_columns(analysis: BatchAnalysis, exact: bool) -> list[list[list[Any]] | None]:
+def _flat_or_none(
+    pair: tuple[Array, Array] | None, part: int, count: int, exact: bool
+) -> list[Any]:
+    """``_flat`` of ``pair[part]``, or ``count`` Nones when there is no such pair."""
+    return [None] * count if pair is None else _flat(pair[part], exact)
+
+
+def _fd_arrays(analysis: BatchAnalysis) -> tuple[Array, Array] | None:
+    """Finite differences of every network as (B, n_weights) and (B, n_biases) arrays."""
     if analysis.finite_differences is None:
-        return [None, None]
-    return [
-        _columns(np.stack([np.concatenate([a.ravel() for a in getattr(fd, part)])
-                           for fd in analysis.finite_differences]), exact)
-        for part in ("weights", "biases")
-    ]
-
-
-def _node_columns(analysis: BatchAnalysis) -> list[list[list[Any]]]:
-    passed, exact = analysis.passed, analysis.batch.exact
-    tables = [_columns(np.concatenate(arrays[1:], axis=1), exact)  # type: ignore[arg-type]
-              for arrays in (passed.pre, passed.values, passed.derivatives)]
-    return [list(row) for row in zip(*tables, strict=True)]
-
-
-def _biases(
-    meta: list[tuple[str, str, int]], grads: list[Any], paths: Iterable[Any],
-    fd: list[list[Any]] | None, b: int,
-) -> list[dict[str, Any]]:
-    biases = [
-        {"name": name, "node": node, "gradient": grad, "backprop": grad, "path_sum": path,
-         "paths": count}
-        for (name, node, count), grad, path in zip(meta, grads, paths, strict=True)
-    ]
-    if fd is not None:
-        for bias, diff in zip(biases, fd[b], strict=True):
-            bias["finite_difference"] = diff
-    return biases
+        return None
+    weights, biases = (
+        np.stack([np.concatenate([a.ravel() for a in getattr(fd, part)])
+                  for fd in analysis.finite_differences])
+        for part in ("weights", "biases"))
+    return weights, biases
 
 
 # --- agreement -------------------------------------------------------------------------
