@@ -366,9 +366,11 @@ class BatchResults(Iterator[dict[str, Any]]):
                 yield line
 
     def _one(self, batch_id: str, total: int) -> Iterator[dict[str, Any]]:
-        """Yield the lines of one batch, reconnecting after an idle or dropped stream."""
+        """Yield the lines of one batch, reconnecting after an idle, ended or dropped stream."""
         seen = 0
+        complete = False  # the server said every line had finished before the last read
         while seen < total:
+            before = seen
             try:
                 for line in self._read(batch_id, skip=seen):
                     seen += 1
@@ -378,10 +380,13 @@ class BatchResults(Iterator[dict[str, Any]]):
                 # request tells which (it raises if the server or the batch is gone).
                 self._client.batch_status(batch_id)
                 continue
-            if seen < total and self._client.batch_status(batch_id)["pending"] == 0:
+            if seen == total:
+                break
+            if complete and seen == before:
                 raise PathgradClientError(f"batch {batch_id}: the results stream ended "
                                           f"after {seen} of {total} lines")
-            # Otherwise the server's ?timeout= ran out while jobs were pending: reopen.
+            # The server's ?timeout= ran out while lines were unfinished: read on from here.
+            complete = self._client.batch_status(batch_id)["pending"] == 0
 
     def _read(self, batch_id: str, skip: int) -> Iterator[dict[str, Any]]:
         """Yield the lines of one batch from line ``skip`` on (the server starts there)."""
