@@ -122,8 +122,8 @@ def _enqueue(
             return record
         store.release(key)
         store.claim(key, job_id)
-    store.save_input(key, network, options)
-    record = store.new_job(key, status="queued", job_id=job_id, owner=owner())
+    record = store.new_job(key, status="queued", job_id=job_id, owner=owner(),
+                           inputs=(network, options))
     tasks.run_job.apply_async(args=[job_id])
     return record
 

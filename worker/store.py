@@ -167,9 +167,12 @@ class Store:
 
     def new_job(
         self, key: str, *, status: str, cached: bool = False, job_id: str | None = None,
-        owner: str | None = None,
+        owner: str | None = None, inputs: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Create and save a job record for the content hash ``key``, owned by ``owner``."""
+        """Create and save a job record for the content hash ``key``, owned by ``owner``.
+
+        ``inputs`` (network, options) are saved for the workers in the same round trip.
+        """
         now = _now()
         record: dict[str, Any] = {
             "id": job_id or self.new_id(),
@@ -182,16 +185,23 @@ class Store:
             "finished_at": now if status == "succeeded" else None,
             "error": None,
         }
-        self.save_job(record)
+        pipe = self.redis.pipeline(transaction=False)
+        if inputs is not None:
+            self._save_input(pipe, key, *inputs)
+        self._save_job(pipe, record)
+        pipe.execute()
         return record
 
     def save_job(self, record: Mapping[str, Any]) -> None:
         """Write a job record and wake whoever waits on it."""
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
+        self._save_job(pipe, record)
+        pipe.execute()
+
+    def _save_job(self, pipe: redis.client.Pipeline, record: Mapping[str, Any]) -> None:
         pipe.set(PREFIX + "job:" + record["id"], dumps(record), ex=self.job_ttl)
         if record["status"] in ("succeeded", "failed"):
             pipe.publish(PREFIX + "done:job:" + record["id"], record["status"])
-        pipe.execute()
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         """Return a job record, or None when unknown or expired."""
@@ -231,10 +241,13 @@ class Store:
 
     # --- inputs and results -------------------------------------------------------------
 
-    def save_input(self, key: str, network: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    def _save_input(
+        self, pipe: redis.client.Pipeline, key: str, network: Mapping[str, Any],
+        options: Mapping[str, Any],
+    ) -> None:
         """Keep the canonical network and options of ``key`` for the workers."""
         payload = dumps({"network": network, "options": options})
-        self.redis.set(PREFIX + "input:" + key, payload, ex=self.cache_ttl)
+        pipe.set(PREFIX + "input:" + key, payload, ex=self.cache_ttl)
 
     def input(self, key: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """Return ``(network, options)`` of ``key``, or None when expired."""
@@ -244,9 +257,32 @@ class Store:
         data = loads(raw)
         return data["network"], data["options"]
 
-    def save_result(self, key: str, result: Mapping[str, Any]) -> None:
-        """Cache the analysis result of ``key``."""
-        self.redis.set(PREFIX + "result:" + key, dumps(result), ex=self.cache_ttl)
+    def cached_or_input(
+        self, key: str
+    ) -> tuple[bool, tuple[dict[str, Any], dict[str, Any]] | None]:
+        """Return whether ``key`` has a cached result, and its input, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(PREFIX + "result:" + key)
+        pipe.get(PREFIX + "input:" + key)
+        cached, raw = pipe.execute()
+        if raw is None:
+            return bool(cached), None
+        data = loads(raw)
+        return bool(cached), (data["network"], data["options"])
+
+    def save_result(
+        self, key: str, result: Mapping[str, Any], job: Mapping[str, Any] | None = None
+    ) -> None:
+        """Cache the analysis result of ``key``; and save the ``job`` record it finishes.
+
+        Both are written in one round trip, the result first, so whoever the job's
+        record wakes finds the result.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(PREFIX + "result:" + key, dumps(result), ex=self.cache_ttl)
+        if job is not None:
+            self._save_job(pipe, job)
+        pipe.execute()
 
     def result(self, key: str, *, touch: bool = False) -> dict[str, Any] | None:
         """Return the cached result of ``key``; ``touch`` renews its expiry."""
@@ -257,7 +293,7 @@ class Store:
         """Return the cached result of ``key`` as the JSON text stored; ``touch`` renews it."""
         name = PREFIX + "result:" + key
         if touch:
-            pipe = self.redis.pipeline()
+            pipe = self.redis.pipeline(transaction=False)
             pipe.get(name)
             pipe.expire(name, self.cache_ttl)
             pipe.expire(PREFIX + "input:" + key, self.cache_ttl)

@@ -64,15 +64,16 @@ def run_job(job_id: str) -> None:
         return  # expired, or a redelivery of a job that already finished
     key = record["key"]
     try:
-        if store.result(key) is not None:
-            store.update_job(job_id, status="succeeded", cached=True, finished_at=_now())
+        cached, inputs = store.cached_or_input(key)
+        if cached:
+            store.save_job(record | {"status": "succeeded", "cached": True, "finished_at": _now()})
             return
-        inputs = store.input(key)
         if inputs is None:
             _fail(store, job_id, problem(410, "Input expired", "the job's input has expired"))
             return
         network, options = inputs
-        store.update_job(job_id, status="running", started_at=_now())
+        record |= {"status": "running", "started_at": _now()}
+        store.save_job(record)
         try:
             result = engine.analyze(network, **options)
         except SoftTimeLimitExceeded:
@@ -85,18 +86,17 @@ def run_job(job_id: str) -> None:
             _fail(store, job_id, internal_problem(exc))
             raise  # logged by Celery as a failed task
         else:
-            _finish(store, job_id, key, result)
+            _finish(store, record, key, result)
     finally:
         store.release(key)
 
 
-def _finish(store: Store, job_id: str, key: str, result: dict[str, Any]) -> None:
+def _finish(store: Store, record: dict[str, Any], key: str, result: dict[str, Any]) -> None:
     if not result.get("agreement", {}).get("ok", True):
         # A disagreement is pathgrad's bug: the job fails loudly, the numbers stay visible.
-        _fail(store, job_id, disagreement_problem(result), result=result)
+        _fail(store, record["id"], disagreement_problem(result), result=result)
         return
-    store.save_result(key, result)
-    store.update_job(job_id, status="succeeded", finished_at=_now())
+    store.save_result(key, result, job=record | {"status": "succeeded", "finished_at": _now()})
 
 
 def _fail(
