@@ -16,4 +16,4 @@ RUN pip install . \
 # Never root: a Celery worker refuses to be comfortable as root, and should.
 USER pathgrad
 EXPOSE 8000
-CMD ["waitress-serve", "--host=0.0.0.0", "--port=8000", "--threads=8", "--call", "service:create_app"]
+CMD ["waitress-serve", "--host=0.0.0.0", "--port=8000", "--threads=32", "--call", "service:create_app"]

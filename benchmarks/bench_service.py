@@ -4,7 +4,9 @@
     threads and every result fetched, against the floor: as many no-op Celery tasks
     sent and awaited through the same Redis and the same worker. Target: >= 1/3.
 (b) Latency: median of a cached ``GET /v1/jobs/{id}`` against a WSGI route that
-    touches nothing, on the same waitress server. Target: within 3x.
+    touches nothing, on the same waitress server. Target: within 3x. Reported with
+    the API process's copy of finished jobs (the default) and without it (every read
+    from Redis).
 
 Run: ``.venv/bin/python -m benchmarks.bench_service [--jobs 1000] [--workers 2]``.
 Uses ``REDIS_URL`` when set, else an embedded Redis in a temporary directory.
@@ -69,12 +71,13 @@ def _with_floor(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[b
 
 
 @contextmanager
-def _server(redis_url: str, queue: str) -> Iterator[int]:
+def _server(redis_url: str, queue: str, **settings: str) -> Iterator[int]:
     """Run the API on waitress in its own process (as in production): no shared GIL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    env = os.environ | {"REDIS_URL": redis_url, "PATHGRAD_QUEUE": queue}
+    env = os.environ | {"REDIS_URL": redis_url, "PATHGRAD_QUEUE": queue} | {
+        f"PATHGRAD_{name}": value for name, value in settings.items()}
     process = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_service",
                                 "--serve", str(port)], env=env, cwd=ROOT)
     try:
@@ -207,13 +210,22 @@ def main(argv: list[str] | None = None) -> int:
               f"{floor_rate:,.0f} tasks/s; ratio {ratio:.2f} (target >= 0.33)")
 
         _, job = _Client(port).request("POST", "/v1/jobs", {"network": networks[0]})
-        cached = _median_latency(port, f"/v1/jobs/{job['id']}", args.requests)
+        path = f"/v1/jobs/{job['id']}"
+        cached = _median_latency(port, path, args.requests)
         bare = _median_latency(port, FLOOR_PATH, args.requests)
         flask_floor = _median_latency(port, FLASK_FLOOR_PATH, args.requests)
         print(f"(b) cached GET /v1/jobs/{{id}}: median {cached * 1e6:,.0f} us; WSGI floor: "
               f"{bare * 1e6:,.0f} us; ratio {cached / bare:.2f} (target <= 3); "
               f"a Flask route returning {{}}: {flask_floor * 1e6:,.0f} us, ratio "
               f"{cached / flask_floor:.2f}")
+        # The same read with the API process's copy of finished jobs turned off: every
+        # request reads the job and its result from Redis (one round trip).
+        redis_port = stack.enter_context(_server(redis_url, queue, LOCAL_CACHE_TTL="0"))
+        from_redis = _median_latency(redis_port, path, args.requests)
+        redis_bare = _median_latency(redis_port, FLOOR_PATH, args.requests)
+        print(f"    the same with PATHGRAD_LOCAL_CACHE_TTL=0 (read from Redis every time): "
+              f"median {from_redis * 1e6:,.0f} us; WSGI floor {redis_bare * 1e6:,.0f} us; "
+              f"ratio {from_redis / redis_bare:.2f}")
     return 0 if ratio >= 1 / 3 and cached / bare <= 3 else 1
 
 

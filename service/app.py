@@ -12,7 +12,9 @@ from flask.json.provider import DefaultJSONProvider
 from worker.settings import VISIBILITY_MARGIN, celery_config
 from worker.store import Store
 
+from .recent import RecentJobs
 from .settings import DEFAULTS, default_redis_url
+from .waiters import Waiters
 
 __all__ = ["celery_init_app", "create_app"]
 
@@ -34,6 +36,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         queue=str(app.config["QUEUE"]),
     ) | {"pathgrad": _store_settings(app)}
     app.extensions["pathgrad_store"] = Store.from_settings(app.config["CELERY"]["pathgrad"])
+    app.extensions["pathgrad_recent"] = RecentJobs(float(app.config["LOCAL_CACHE_TTL"]),
+                                                   int(app.config["LOCAL_CACHE_BYTES"]))
+    app.extensions["pathgrad_waiters"] = Waiters(int(app.config["MAX_WAITERS"]))
     celery_init_app(app)
 
     from . import auth, batches, docs, exercises, grade, health, jobs, problems

@@ -23,9 +23,11 @@ from worker.store import PREFIX, Store
 
 from .auth import owner, owns
 from .batch_submit import NDJSON, Submission, job_bodies
+from .jobs import waiters
 from .models import BatchResultsQuery
 from .problems import ProblemError
 from .validation import invalid
+from .waiters import Waiters
 
 __all__ = ["bp"]
 
@@ -73,7 +75,7 @@ def results(batch_id: str) -> Response:
         raise ProblemError(invalid("start", f"expected at most {record['total']} (the total)"))
     timeout = current_app.config["BATCH_WAIT"] if query.timeout is None else query.timeout
     timeout = min(float(timeout), float(current_app.config["MAX_BATCH_WAIT"]))
-    lines = _stream(batches, batch_id, query.start, record["total"], timeout)
+    lines = _stream(batches, batch_id, query.start, record["total"], timeout, waiters())
     return Response(lines, mimetype=NDJSON, headers={"X-Accel-Buffering": "no"})
 
 
@@ -105,9 +107,17 @@ def _view(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _stream(
-    batches: BatchStore, batch_id: str, start: int, total: int, timeout: float
+    batches: BatchStore, batch_id: str, start: int, total: int, timeout: float,
+    bound: Waiters,
 ) -> Iterator[bytes]:
     """Yield NDJSON: finished lines in order, waiting (bounded) for unfinished ones."""
+    with bound.slot() as may_wait:
+        yield from _lines(batches, batch_id, start, total, timeout if may_wait else 0.0)
+
+
+def _lines(
+    batches: BatchStore, batch_id: str, start: int, total: int, timeout: float
+) -> Iterator[bytes]:
     deadline = time.monotonic() + timeout
     pubsub = batches.redis.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(PREFIX + "done:batch:" + batch_id)  # before the first read: no lost wake-up

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .cli_input import InputError, read_json
 
@@ -26,9 +27,16 @@ FEATURE_COMMANDS: dict[str, str] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, as every pathgrad error is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Return the argument parser of every subcommand (of feature command ``only`` alone)."""
-    parser = argparse.ArgumentParser(prog="pathgrad", description=_DESCRIPTION)
+    parser = _Parser(prog="pathgrad", description=_DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_analyze(commands)
     serve = commands.add_parser("serve", help="run API, worker and embedded Redis on one machine")
@@ -69,7 +77,16 @@ def _add_analyze(commands: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except BrokenPipeError:
+        # The reader went away (`pathgrad analyze ... | head`): stop quietly, and keep
+        # the interpreter's final flush of stdout from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str]) -> int:
     first = next((arg for arg in argv if not arg.startswith("-")), None)
     args = build_parser(first if first in FEATURE_COMMANDS else None).parse_args(argv)
     if args.command == "serve":

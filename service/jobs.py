@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,16 +10,18 @@ from flask import Blueprint, Response, current_app, request, url_for
 from worker import engine, tasks
 from worker.engine.batch import stack
 from worker.engine.spec import Names
-from worker.jsoncodec import dumps
+from worker.jsoncodec import dumpb
 from worker.problems import problem
 from worker.store import Store, content_keys
 
 from .auth import owner, owns
 from .models import PathsQuery, WaitQuery
 from .problems import ProblemError
-from .validation import invalid, malformed_json, validate_job
+from .recent import RecentJobs
+from .validation import invalid, parse_json, validate_job
+from .waiters import Waiters
 
-__all__ = ["bp", "json_body", "on_demand"]
+__all__ = ["bp", "json_body", "on_demand", "waiters"]
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
@@ -42,7 +43,9 @@ def submit() -> Response | tuple[dict[str, Any], int, dict[str, str]]:
         return _job_response(store, record, cached, {"Content-Location": _location(record["id"])})
     record = _enqueue(store, key, canonical, settings)
     if wait > 0 and record["status"] not in _FINISHED:
-        record = _wait_for_job(store, record, wait)
+        with waiters().slot() as may_wait:
+            if may_wait:
+                record = _wait_for_job(store, record, wait)
     if record["status"] in _FINISHED:
         return _job_response(store, record, None, {"Content-Location": _location(record["id"])})
     return {"id": record["id"], "status": record["status"]}, 202, {
@@ -53,11 +56,20 @@ def submit() -> Response | tuple[dict[str, Any], int, dict[str, str]]:
 @bp.get("/<job_id>")
 def get_job(job_id: str) -> Response:
     """Return a job: its status and, once finished, its result or error."""
+    recent: RecentJobs = current_app.extensions["pathgrad_recent"]
+    kept = recent.get(job_id)
+    if kept is not None:
+        if kept.owner != owner():
+            raise _unknown_job(job_id)
+        return _json_response(kept.body)
     store = _store()
     record, result = store.job_and_result(job_id)
     if record is None or not owns(record):
         raise _unknown_job(job_id)
-    return _job_response(store, record, result)
+    body = _job_body(store, record, result)
+    if record["status"] == "succeeded":
+        recent.put(job_id, record["owner"], body)
+    return _json_response(body)
 
 
 @bp.get("/<job_id>/weights/<name>/paths")
@@ -91,10 +103,13 @@ def formula(job_id: str, name: str) -> dict[str, Any]:
 
 def json_body() -> Any:
     """Parse the body as JSON whatever its Content-Type; 400 with the parser's reason."""
-    try:
-        return json.loads(request.get_data(cache=False))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProblemError(malformed_json(exc)) from None
+    return parse_json(request.get_data(cache=False))
+
+
+def waiters() -> Waiters:
+    """The app's bound on requests that block waiting."""
+    bound: Waiters = current_app.extensions["pathgrad_waiters"]
+    return bound
 
 
 def _store() -> Store:
@@ -113,15 +128,21 @@ def _location(job_id: str) -> str:
 def _enqueue(
     store: Store, key: str, network: dict[str, Any], options: dict[str, Any]
 ) -> dict[str, Any]:
-    """Queue a job for ``key``, or return the job already computing it."""
+    """Queue a job for ``key``, or return this key's job already computing it.
+
+    Another API key's job is never handed out (its id is its owner's alone): then
+    this request gets a job of its own, computed alongside.
+    """
     job_id = store.new_id()
     other = store.claim(key, job_id)
     if other is not None:
         record = store.job(other)
-        if record is not None and record["status"] not in _FINISHED:
+        running = record is not None and record["status"] not in _FINISHED
+        if running and record is not None and owns(record):
             return record
-        store.release(key)
-        store.claim(key, job_id)
+        if not running:
+            store.release(key)
+            store.claim(key, job_id)
     record = store.new_job(key, status="queued", job_id=job_id, owner=owner(),
                            inputs=(network, options))
     tasks.run_job.apply_async(args=[job_id])
@@ -152,6 +173,11 @@ def _job_response(
     store: Store, record: dict[str, Any], result: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    """The job as a JSON response (see :func:`_job_body`)."""
+    return _json_response(_job_body(store, record, result), headers)
+
+
+def _job_body(store: Store, record: dict[str, Any], result: str | None = None) -> bytes:
     """The job as JSON; a result is passed on as the text stored, not parsed and rewritten.
 
     A cached result is most of a job's bytes: splicing its stored JSON into the
@@ -171,13 +197,15 @@ def _job_response(
             raise ProblemError(problem(410, "Result expired",
                                        f"the result of job {record['id']!r} has expired; "
                                        "submit the network again", slug="result-expired"))
-        body = dumps(view)[:-1] + ',"result":' + result + "}"
-    else:
-        if record["status"] == "failed":
-            view["error"] = record["error"]
-            if record.get("result") is not None:
-                view["result"] = record["result"]
-        body = dumps(view)
+        return dumpb(view)[:-1] + b',"result":' + result.encode() + b"}"
+    if record["status"] == "failed":
+        view["error"] = record["error"]
+        if record.get("result") is not None:
+            view["result"] = record["result"]
+    return dumpb(view)
+
+
+def _json_response(body: bytes, headers: dict[str, str] | None = None) -> Response:
     return current_app.response_class(body, status=200, headers=headers,
                                       mimetype="application/json")
 
@@ -197,8 +225,9 @@ def on_demand(store: Store, page_key: str, send: Callable[[], object]) -> dict[s
     """Return a cached page, or have a worker compute it and wait (bounded) for it."""
     page = store.page(page_key)
     if page is None:
-        page = store.wait("page:" + page_key, lambda: store.page(page_key),
-                          _config("COMPUTE_WAIT"), start=send)
+        with waiters().slot() as may_wait:
+            page = store.wait("page:" + page_key, lambda: store.page(page_key),
+                              _config("COMPUTE_WAIT") if may_wait else 0.0, start=send)
     if page is None:
         raise ProblemError(
             problem(503, "Still computing", "the workers have not finished this yet; "

@@ -32,7 +32,8 @@ __all__ = ["serve", "start_worker", "stop_worker", "wait_for_worker", "worker"]
 # Seconds a worker gets to finish its current tasks (warm shutdown) before a cold one.
 WARM_SHUTDOWN = 10.0
 COLD_SHUTDOWN = 5.0
-API_THREADS = 8
+# Waiting requests hold a thread each (bounded by PATHGRAD_MAX_WAITERS, default 24).
+API_THREADS = 32
 
 
 def serve(host: str, port: int, workers: int | None) -> int:

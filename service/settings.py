@@ -31,9 +31,19 @@ ENVIRONMENT: dict[str, str] = {
     "PATHGRAD_MAX_PATHS": "Most suffix paths a job may enumerate (and the default of "
     "options.max_paths); a network over it is refused with 422. Default 1000000000.",
     "PATHGRAD_MAX_WAIT": "Cap in seconds on ?wait=S. Default 30.",
+    "PATHGRAD_MAX_WAITERS": "Most requests that block waiting at once (?wait=, result "
+    "streams, pages being computed), each holding one of the API's threads (32 under "
+    "`pathgrad serve` and compose). Past it a request does not wait: a job answers 202 at "
+    "once, a result stream ends at the first unfinished line, a page answers 503 with "
+    "Retry-After. Default 24.",
     "PATHGRAD_COMPUTE_WAIT": "Seconds the API waits for a worker to compute a path page "
     "or formula before answering 503 (retry later). Default 30.",
     "PATHGRAD_PAGE_LIMIT": "Largest ?limit= of a path page. Default 1000.",
+    "PATHGRAD_LOCAL_CACHE_TTL": "Seconds each API process keeps the response of a succeeded "
+    "job it has served, to answer a repeat GET /v1/jobs/{id} without a Redis round trip "
+    "(a succeeded job never changes). 0 turns it off. Default 10.",
+    "PATHGRAD_LOCAL_CACHE_BYTES": "Memory budget of those kept responses, per API process. "
+    "Default 33554432 (32 MiB).",
     "PATHGRAD_SOFT_TIME_LIMIT": "Seconds a task may run before it is stopped and its job "
     "failed with a time-limit error. Default 300.",
     "PATHGRAD_HARD_TIME_LIMIT": "Seconds after which a task's process is killed if the "
@@ -59,8 +69,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BODY": 1 << 20,
     "MAX_PATHS": DEFAULT_MAX_PATHS,
     "MAX_WAIT": 30.0,
+    "MAX_WAITERS": 24,
     "COMPUTE_WAIT": 30.0,
     "PAGE_LIMIT": 1000,
+    "LOCAL_CACHE_TTL": 10.0,
+    "LOCAL_CACHE_BYTES": 32 << 20,
     "SOFT_TIME_LIMIT": 300,
     "HARD_TIME_LIMIT": 330,
     "QUEUE": "pathgrad",

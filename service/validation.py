@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
 
 from flask import current_app
@@ -15,7 +17,14 @@ from worker.problems import problem, problem_of
 from .models import JobRequest
 from .problems import ProblemError, validation_problem
 
-__all__ = ["invalid", "job_options", "malformed_json", "problem_of_exception", "validate_job"]
+__all__ = [
+    "invalid",
+    "job_options",
+    "malformed_json",
+    "parse_json",
+    "problem_of_exception",
+    "validate_job",
+]
 
 
 def validate_job(body: Any) -> tuple[Network, Options]:
@@ -36,9 +45,23 @@ def job_options(raw: dict[str, Any]) -> Options:
     return parse_options({"max_paths": cap} | raw)
 
 
-def malformed_json(exc: ValueError) -> dict[str, Any]:
+def parse_json(data: bytes) -> Any:
+    """Parse a request body or NDJSON line; raise a 400 :class:`ProblemError` saying why not."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise ProblemError(malformed_json(exc)) from None
+
+
+def malformed_json(exc: ValueError | RecursionError) -> dict[str, Any]:
     """Return the 400 problem of a body (or batch line) that is not JSON."""
-    return problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}",
+    if isinstance(exc, RecursionError):
+        reason = "it is nested too deeply"
+    elif "integer string conversion" in str(exc):  # int() refuses over 4300 digits
+        reason = f"an integer has more than {sys.get_int_max_str_digits()} digits"
+    else:
+        reason = str(exc)
+    return problem(400, "Malformed JSON", f"the body is not valid JSON: {reason}",
                    slug="malformed-json")
 
 

@@ -22,6 +22,7 @@ from worker.engine import (
     PathLimitError,
     analyze,
     analyze_many,
+    path_contributions,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -459,3 +460,37 @@ def test_float_overflow_is_a_clear_error() -> None:
                  "input": [10.0], "target": [1.0], "loss": "mse"}
     result = analyze(saturated)
     assert result["loss"] == 0.0 and result["weights"][0]["gradient"] == 0.0
+
+
+def test_exact_values_beyond_float64_are_null_beside_their_exact_strings() -> None:
+    spec = json.loads(json.dumps(SEED))
+    spec["weights"] = [[["1e200"] * 2] * 3, [["1e200"] * 3] * 2, [["1e200"] * 2]]
+    result = analyze(spec, arithmetic="exact")
+    assert result["loss"] is None and result["outputs"] == {"Out": None}
+    # Out = 1e600 * (X1 + X2) * 3 * 2 exactly; the loss is |Out - Y| = Out - 1.
+    out = Fraction(10) ** 600 * 3 * 3 * 2
+    assert Fraction(result["outputs_exact"]["Out"]) == out
+    assert Fraction(result["loss_exact"]) == out - 1
+    w1 = next(w for w in result["weights"] if w["name"] == "W1")
+    assert w1["gradient"] is None and Fraction(w1["gradient_exact"]) == 2 * Fraction(10) ** 400
+    assert w1["path_sum_exact"] == w1["gradient_exact"]  # still exactly agreeing
+    assert result["agreement"]["ok"] is True
+    assert any("beyond float64" in warning for warning in result["warnings"])
+    assert json.loads(json.dumps(result)) == result  # still valid JSON: no inf, no nan
+    page = path_contributions(spec, "W1", arithmetic="exact")
+    assert page["gradient"] is None
+    assert sum(Fraction(p["contribution_exact"]) for p in page["paths"]) == \
+        Fraction(w1["gradient_exact"])
+
+
+def test_exact_path_pages_keep_to_the_exact_limit() -> None:
+    from worker.engine.analysis import EXACT_MAX_PATHS
+
+    spec = {"layers": [1, 1, 1001, 1001, 1], "activation": "identity", "loss": "l1",
+            "weights": [[[1]], [[1]] * 1001, [[1] * 1001] * 1001, [[1] * 1001]],
+            "input": [1], "target": [0]}
+    with pytest.raises(PathLimitError) as caught:
+        path_contributions(spec, "W1", arithmetic="exact", limit=1)
+    assert caught.value.paths == 1001 * 1001 > EXACT_MAX_PATHS
+    assert caught.value.limit == EXACT_MAX_PATHS
+    assert str(EXACT_MAX_PATHS) in str(caught.value)

@@ -191,3 +191,34 @@ def test_subprocess_json_and_error() -> None:
     assert failed.returncode != 0
     assert failed.stdout == ""
     assert len(failed.stderr.splitlines()) == 1 and "Traceback" not in failed.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["analyze", str(SEED_PATH), "--subgradient", "mid"],
+    ["analyze", str(SEED_PATH), "--format", "xml"],
+    ["analyze", str(SEED_PATH), "--max-paths", "abc"],
+    ["analyze"],
+    [],
+], ids=["bad-choice", "bad-format", "not-an-int", "no-network", "no-command"])
+def test_usage_errors_are_one_line_too(args: list[str],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(args)
+    out, err = capsys.readouterr()
+    assert caught.value.code == 2 and out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("pathgrad") and "error:" in err and "--help" in err
+
+
+def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path: Path) -> None:
+    deep = {"layers": [3, 40, 40, 2], "activation": "tanh", "loss": "mse",
+            "weights": [np.full((40, 3), 0.1).tolist(), np.full((40, 40), 0.01).tolist(),
+                        np.full((2, 40), 0.1).tolist()],
+            "input": [0.1, 0.2, 0.3], "target": [0.0, 1.0]}
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(deep))
+    command = f"{sys.executable} -m service.cli analyze {path} --format json | head -c 100"
+    done = subprocess.run(["bash", "-c", "set -o pipefail; " + command], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert len(done.stdout) == 100 and done.stdout.startswith("{")
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr

@@ -417,3 +417,16 @@ def test_cli_starts_without_flask_celery_or_sympy(files: dict[str, Path]) -> Non
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, check=True)
     assert done.stderr == "[]"
+
+
+def test_exact_answers_beyond_float64_are_graded_not_a_crash() -> None:
+    net = copy.deepcopy(SEED)
+    net["weights"] = [[["1e200"] * 2] * 3, [["1e200"] * 3] * 2, [["1e200"] * 2]]
+    # dLoss/dW1 = (W7*W13 + W10*W14) * X1 = 2e400; dLoss/dW7 = W13 * H1 = 3e400.
+    report = grade(net, {"W1": "2e400", "W7": "1e400"}, arithmetic="exact")
+    by_name = {answer["name"]: answer for answer in report["answers"]}
+    assert by_name["W1"]["correct"] is True and by_name["W1"]["expected"] is None
+    assert Fraction(by_name["W1"]["expected_exact"]) == 2 * Fraction(10) ** 400
+    assert by_name["W7"]["correct"] is False and by_name["W7"]["given_value"] is None
+    assert by_name["W7"]["diagnosis"] == "wrong" and "single path" in by_name["W7"]["feedback"]
+    assert json.loads(json.dumps(report)) == report

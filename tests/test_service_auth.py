@@ -71,6 +71,7 @@ def test_health_and_docs_need_no_key(keyed_app: Flask) -> None:
 
 def test_a_key_cannot_see_another_keys_job(keyed: FlaskClient) -> None:
     job = _finished_job(keyed, ALICE, 101.0)
+    # Alice's read leaves a copy in the API process: Bob must not be answered from it either.
     assert keyed.get(f"/v1/jobs/{job['id']}", headers=ALICE).get_json() == job
     for path in (f"/v1/jobs/{job['id']}", f"/v1/jobs/{job['id']}/weights/W1/paths",
                  f"/v1/jobs/{job['id']}/weights/W1/formula"):
@@ -114,3 +115,24 @@ def test_serve_says_at_start_up_whether_it_needs_keys(capsys: pytest.CaptureFixt
     assert "protected by API keys: 2 key(s)" in capsys.readouterr().out
     _announce("127.0.0.1", 8000, 2, None, keys=0)
     assert "open for local use" in capsys.readouterr().out
+
+
+def test_a_job_in_flight_for_one_key_is_not_handed_to_another(redis_url: str) -> None:
+    # A queue no worker reads: Alice's job stays queued (in flight) for the whole test.
+    app = create_app({"REDIS_URL": redis_url, "QUEUE": f"nobody-{time.time_ns()}",
+                      "TESTING": True, "API_KEYS": "alice:key-of-alice, bob:key-of-bob"})
+    client = app.test_client()
+    network = unique_seed(104.0 + time.time() % 1)
+    alices = client.post("/v1/jobs", json={"network": network}, headers=ALICE)
+    assert alices.status_code == 202
+    # Alice submitting again joins her own job...
+    again = client.post("/v1/jobs", json={"network": network}, headers=ALICE)
+    assert again.get_json()["id"] == alices.get_json()["id"]
+    # ...but Bob gets a job of his own, never Alice's id.
+    bobs = client.post("/v1/jobs", json={"network": network}, headers=BOB)
+    assert bobs.status_code == 202
+    bob_id = bobs.get_json()["id"]
+    assert bob_id != alices.get_json()["id"]
+    assert bobs.headers["Location"] == f"/v1/jobs/{bob_id}"
+    assert client.get(f"/v1/jobs/{bob_id}", headers=BOB).get_json()["status"] == "queued"
+    assert client.get(f"/v1/jobs/{bob_id}", headers=ALICE).status_code == 404

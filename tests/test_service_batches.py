@@ -111,6 +111,24 @@ def test_an_ndjson_line_that_is_not_json_fails_with_the_malformed_json_problem(
     assert lines[0]["result"] == lines[2]["result"] == _engine(network)
 
 
+@pytest.mark.parametrize("odd", ["1,2,3", '{"network": {}},{"network": {}}', "[{}", "{}]"],
+                         ids=["numbers", "two-objects", "open-bracket", "close-bracket"])
+def test_an_ndjson_line_is_one_job_even_when_it_would_join_its_neighbours(
+    client: FlaskClient, odd: str
+) -> None:
+    # Joined with commas inside [...] these lines would parse, as more or fewer values.
+    network = unique_seed(21.0)
+    good = json.dumps({"network": network})
+    body = "\n".join([good, odd, good, odd, good]).encode()
+    batch = client.post("/v1/batches", data=body, content_type=NDJSON).get_json()
+    assert batch["total"] == 5
+    lines = _results(client, batch["id"])
+    assert [line["index"] for line in lines] == [0, 1, 2, 3, 4]
+    assert [line["status"] for line in lines] == ["succeeded", "failed"] * 2 + ["succeeded"]
+    single = client.post("/v1/jobs", data=odd.encode(), content_type="application/json")
+    assert lines[1]["error"] == single.get_json() and single.status_code in (400, 422)
+
+
 def test_results_come_in_submission_order_with_per_line_options_and_shapes(
     client: FlaskClient
 ) -> None:

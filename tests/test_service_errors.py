@@ -176,3 +176,46 @@ def test_no_client_input_gets_a_5xx(api: FlaskClient, network: Any, options: Any
         content_type="application/json",
     )
     assert response.status_code < 500, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("route", "text", "reason"), [
+    ("/v1/jobs", "[" * 50_000 + "]" * 50_000, "nested too deeply"),
+    ("/v1/grade", '{"answers": ' + "[" * 50_000 + "]" * 50_000 + "}", "nested too deeply"),
+    ("/v1/jobs", '{"network": {"input": [' + "7" * 5000 + "]}}", "more than 4300 digits"),
+    ("/v1/exercises", '{"seed": ' + "7" * 5000 + "}", "more than 4300 digits"),
+], ids=["deep-job", "deep-grade", "long-integer-job", "long-integer-exercise"])
+def test_json_the_parser_cannot_hold_is_400_not_500(
+    api: FlaskClient, route: str, text: str, reason: str
+) -> None:
+    body = _problem(api.post(route, data=text, content_type="application/json"), 400)
+    assert body["title"] == "Malformed JSON" and reason in body["detail"]
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"rtol": 10**400}, "options.rtol"), ({"atol": 10**400}, "options.atol"),
+    ({"arithmetic": "exact", "max_paths": 10**400}, "options.max_paths"),
+])
+def test_integers_beyond_float64_in_options_are_422(
+    api: FlaskClient, options: dict[str, Any], field: str
+) -> None:
+    response = api.post("/v1/jobs", data=json.dumps({"network": SEED, "options": options}),
+                        content_type="application/json")
+    body = _problem(response, 422)
+    assert field in body["detail"] and len(body["detail"]) < 300
+
+
+def test_an_absurd_exact_number_is_refused_at_once(api: FlaskClient) -> None:
+    network = _with(input=["1e999999999", 1])
+    response = api.post("/v1/jobs", json={"network": network, "options": {"arithmetic": "exact"}})
+    body = _problem(response, 422)
+    assert "network.input[0]" in body["detail"] and "exponent" in body["detail"]
+
+
+def test_grade_refuses_points_and_tolerances_beyond_float64(api: FlaskClient) -> None:
+    for extra, field in (({"points": {"W1": 10**400}}, "points.W1"),
+                         ({"points": {"W1": 1e308, "W2": 1e308}}, "points.W1"),
+                         ({"tolerance": {"rtol": 10**400}}, "tolerance.rtol")):
+        payload = {"network": SEED, "answers": {"W1": 1, "W2": 2}} | extra
+        response = api.post("/v1/grade", data=json.dumps(payload),
+                            content_type="application/json")
+        assert field in _problem(response, 422)["detail"]

@@ -12,6 +12,7 @@ import pytest
 from conftest import SEED_JOB, unique_seed
 from flask.testing import FlaskClient
 
+from service import create_app
 from service.models import Job, JobAccepted
 from worker.engine import analyze
 
@@ -147,3 +148,64 @@ def test_path_counts_beyond_64_bits_come_back_exact(client: FlaskClient, submit:
     assert job["result"]["weights"][0]["paths"] == 2**69 == expected["weights"][0]["paths"]
     again = client.get(f"/v1/jobs/{job['id']}").get_json()
     assert again["result"] == expected
+
+
+def _succeeded(client: FlaskClient, scale: float) -> dict[str, Any]:
+    response = client.post("/v1/jobs?wait=30", json={"network": unique_seed(scale)})
+    job = dict(response.get_json())
+    assert job["status"] == "succeeded", job
+    return job
+
+
+def test_a_succeeded_job_read_again_is_answered_by_the_api_process_until_its_ttl(
+    redis_url: str, queue: str, celery_worker: object
+) -> None:
+    app = create_app({"REDIS_URL": redis_url, "QUEUE": queue, "TESTING": True,
+                      "LOCAL_CACHE_TTL": 0.5})
+    client = app.test_client()
+    job = _succeeded(client, 7.25)
+    first = client.get(f"/v1/jobs/{job['id']}")
+    assert first.status_code == 200
+    # Remove the job from Redis: a repeat read within the TTL needs no Redis at all.
+    app.extensions["pathgrad_store"].redis.delete(f"pathgrad:job:{job['id']}")
+    again = client.get(f"/v1/jobs/{job['id']}")
+    assert again.status_code == 200 and again.get_data() == first.get_data()
+    assert again.get_json()["result"]["weights"][0]["gradient"] == pytest.approx(
+        analyze(unique_seed(7.25))["weights"][0]["gradient"], rel=1e-12)
+    time.sleep(0.6)
+    gone = client.get(f"/v1/jobs/{job['id']}")
+    assert gone.status_code == 404 and gone.mimetype == "application/problem+json"
+
+
+def test_with_the_local_cache_off_every_read_goes_to_redis(
+    redis_url: str, queue: str, celery_worker: object
+) -> None:
+    app = create_app({"REDIS_URL": redis_url, "QUEUE": queue, "TESTING": True,
+                      "LOCAL_CACHE_TTL": 0})
+    client = app.test_client()
+    job = _succeeded(client, 7.5)
+    assert client.get(f"/v1/jobs/{job['id']}").status_code == 200
+    app.extensions["pathgrad_store"].redis.delete(f"pathgrad:job:{job['id']}")
+    assert client.get(f"/v1/jobs/{job['id']}").status_code == 404
+
+
+def test_past_the_waiter_bound_a_request_answers_at_once_instead_of_waiting(
+    redis_url: str
+) -> None:
+    # A queue no worker reads: any wait would last its whole timeout.
+    app = create_app({"REDIS_URL": redis_url, "QUEUE": f"nobody-{time.time_ns()}",
+                      "TESTING": True, "MAX_WAITERS": 1, "COMPUTE_WAIT": 20})
+    client = app.test_client()
+    with app.extensions["pathgrad_waiters"].slot() as taken:  # the one slot, held
+        assert taken
+        started = time.monotonic()
+        job = client.post("/v1/jobs?wait=20", json={"network": unique_seed(9.5)})
+        assert job.status_code == 202 and job.get_json()["status"] == "queued"
+        batch = client.post("/v1/batches", json={"jobs": [{"network": unique_seed(9.75)}]})
+        stream = client.get(f"/v1/batches/{batch.get_json()['id']}/results?timeout=20")
+        assert stream.status_code == 200 and stream.get_data() == b""  # ends early: reopen
+        page = client.get(f"/v1/jobs/{job.get_json()['id']}/weights/W1/paths")
+        assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+        assert time.monotonic() - started < 10  # none of them sat out its 20 s
+    with app.extensions["pathgrad_waiters"].slot() as taken:
+        assert taken  # every slot taken by those requests was given back

@@ -107,6 +107,14 @@ BAD_SPECS: list[tuple[str, Callable[[dict[str, Any]], None], str, list[str]]] = 
     ("activation-number", _set("activation", 3), "activation", ["expected a name"]),
     ("loss-unknown", _set("loss", "hinge"), "loss",
      ["expected one of", "softmax_cross_entropy", "got 'hinge'"]),
+    # Lists and objects where a name belongs cannot even be grouped by shape.
+    ("loss-list", _set("loss", ["l1"]), "loss", ["expected one of", "got ['l1']"]),
+    ("loss-object", _set("loss", {}), "loss", ["expected one of", "got {}"]),
+    ("activation-object", _set("activation", {}), "activation", ["got an object"]),
+    ("activation-nested-list", _set("activation", ["relu", ["x"], "tanh"]), "activation[1]",
+     ["expected one of"]),
+    ("layers-nested-list", _set_in(("layers", 0), [2]), "layers[0]",
+     ["expected an integer", "got [2]"]),
     ("unknown-field", _set("momentum", 0.9), "momentum", ["unknown field", "layers"]),
     ("missing-target", _pop("target"), "target", ["required field is missing"]),
     ("missing-layers", _pop("layers"), "layers", ["required field is missing"]),
@@ -250,6 +258,27 @@ def test_exact_bad_strings_refused(bad: str) -> None:
     assert repr(bad) in str(caught.value)
 
 
+@pytest.mark.parametrize(("huge", "reason"), [
+    ("1e999999999", "exponent beyond ±1000"), ("-3E-5000", "exponent beyond ±1000"),
+    ("7" * 1001, "longer than 1000 characters"), ("1/" + "3" * 1000, "longer than 1000"),
+])
+def test_exact_strings_of_absurd_size_are_refused_at_once(huge: str, reason: str) -> None:
+    spec = seed()
+    spec["input"][0] = huge
+    # Fraction("1e999999999") alone would build a billion-digit integer.
+    with pytest.raises(SpecError, match=r"^input\[0\]: expected an exact number") as caught:
+        analyze(spec, arithmetic="exact")
+    assert reason in str(caught.value) and len(str(caught.value)) < 200
+
+
+def test_exact_strings_up_to_the_limits_are_exact() -> None:
+    spec = seed()
+    spec["input"] = ["1e1000", "-1e-1000"]
+    result = analyze(spec, arithmetic="exact")
+    h1 = Fraction(10) ** 1000 * Fraction("0.1") - Fraction(1, 10**1000) * Fraction("0.2")
+    assert Fraction(result["nodes"][0]["value_exact"]) == h1
+
+
 def test_exact_refuses_nan_and_bool() -> None:
     for bad, given in ((float("nan"), "nan"), (True, "boolean")):
         spec = seed()
@@ -325,3 +354,28 @@ def test_locate_unknown(bad: str) -> None:
     assert isinstance(caught.value, PathgradError)
     assert "W1..W14" in str(caught.value)
     assert repr(bad) in str(caught.value)
+
+
+def test_unhashable_names_are_named_among_many_specs_too() -> None:
+    bad = seed()
+    bad["loss"] = ["l1"]
+    with pytest.raises(SpecError, match=r"^specs\[1\]\.loss: expected one of"):
+        analyze_many([seed(), bad])
+
+
+def test_numpy_scalars_are_numbers() -> None:
+    import numpy as np
+
+    spec = seed()
+    spec["layers"] = [np.int64(n) for n in spec["layers"]]
+    spec["input"] = [np.float64(x) for x in spec["input"]]
+    spec["target"] = [np.int32(1)]
+    assert analyze(spec)["weights"] == analyze(seed())["weights"]
+
+
+def test_fractions_are_exact_numbers() -> None:
+    spec = seed()
+    spec["input"] = [Fraction(1, 3), 2]
+    result = analyze(spec, arithmetic="exact")
+    assert result["nodes"][0]["value_exact"] == str(Fraction(1, 3) * Fraction("0.1")
+                                                    + 2 * Fraction("0.2"))

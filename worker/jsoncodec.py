@@ -11,14 +11,20 @@ no such limit. Float reprs never have such a run (at most 17 significant digits)
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
 __all__ = ["dumpb", "dumps", "loads"]
 
-_BIG_INTEGER = re.compile(rb"[0-9]{19}")
+# Digits to "0", everything else to " ": a run of 19 zeros then marks 19 digits in a row.
+# (bytes.translate and a substring search: ~10x faster than a regex over megabytes.)
+_DIGITS = bytes(ord("0") if ord("0") <= byte <= ord("9") else ord(" ") for byte in range(256))
+_RUN = b"0" * 19
+
+
+def _has_long_digit_run(data: bytes) -> bool:
+    return _RUN in data.translate(_DIGITS)
 
 
 def dumpb(value: Any) -> bytes:
@@ -37,7 +43,7 @@ def dumps(value: Any) -> str:
 def loads(text: str | bytes) -> Any:
     """Parse JSON text; integers of any size stay exact."""
     data = text.encode() if isinstance(text, str) else text
-    if _BIG_INTEGER.search(data) is None:
+    if not _has_long_digit_run(data):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 from collections.abc import Iterator
 from fractions import Fraction
@@ -21,12 +22,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .analysis import EXACT_MAX_PATHS
 from .backprop import deltas
 from .batch import stack
 from .errors import OptionError, PathLimitError
 from .forward import forward
 from .paths import SuffixPaths, paths_per_node
-from .spec import Names, Network, Options
+from .spec import Names, Network, Options, as_float
 
 __all__ = ["MAX_PAGE", "ORDERS", "contributions"]
 
@@ -95,7 +97,7 @@ def contributions(
     gradient = deltas(batch.weights, passed.derivatives, passed.loss_gradient)[l][0, i] * source
     page = {
         "weight": weight,
-        "gradient": float(gradient),
+        "gradient": as_float(gradient),
         "total_paths": total,
         "order": order,
         "paths": _records(names, net, l, i, j, index, values, offset),
@@ -121,13 +123,12 @@ def _check_limit(limit: int | None) -> int:
 
 
 def _check_path_limit(weight: str, total: int, options: Options) -> None:
-    if total > options.max_paths:
-        raise PathLimitError(
-            "weight",
-            f"{weight} has {total} paths, over the limit max_paths={options.max_paths}",
-            paths=total,
-            limit=options.max_paths,
-        )
+    limit = min(options.max_paths, EXACT_MAX_PATHS) if options.exact else options.max_paths
+    if total > limit:
+        which = f"max_paths={limit}" if limit == options.max_paths \
+            else f"the exact-arithmetic limit ({limit})"
+        raise PathLimitError("weight", f"{weight} has {total} paths, over the limit {which}",
+                             paths=total, limit=limit)
 
 
 def _encode_cursor(weight: str, order: str, offset: int) -> str:
@@ -205,11 +206,15 @@ def _rank(index: Array, values: Array, *, descending: bool) -> Array:
 def _exact_ranked(
     blocks: Iterator[tuple[int, Array]], offset: int, wanted: int, *, descending: bool
 ) -> tuple[Array, Array]:
-    """Rank exact (Fraction) contributions with Python's sort: exact networks are small."""
-    pairs = [(start + k, v) for start, values in blocks for k, v in enumerate(values)]
+    """Rank exact (Fraction) contributions, keeping only the best ``offset + wanted`` in a heap.
+
+    The paths stream through ``heapq.nsmallest``: never all held, never all sorted.
+    """
     sign = -1 if descending else 1
-    pairs.sort(key=lambda pair: (sign * abs(pair[1]), pair[0]))
-    chosen = pairs[offset : offset + wanted]
+    pairs = ((start + k, v) for start, values in blocks for k, v in enumerate(values.tolist()))
+    best = heapq.nsmallest(offset + wanted, pairs,
+                           key=lambda pair: (sign * abs(pair[1]), pair[0]))
+    chosen = best[offset:]
     values = np.empty(len(chosen), dtype=object)
     values[:] = [v for _, v in chosen]
     return np.array([k for k, _ in chosen], dtype=np.int64), values
@@ -232,7 +237,7 @@ def _records(
             edge_names.append(names.weights[m - 1][node][prev])
             prev = node
         record: dict[str, Any] = {"rank": offset + rank + 1, "nodes": nodes,
-                                  "weights": edge_names, "contribution": float(value)}
+                                  "weights": edge_names, "contribution": as_float(value)}
         if net.exact:
             record["contribution_exact"] = str(Fraction(value))
         records.append(record)

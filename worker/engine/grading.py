@@ -40,13 +40,23 @@ from .slips import (
     describe_kinks,
     show,
 )
-from .spec import SUBGRADIENTS, Names, Network, parse_options, parse_spec
+from .spec import (
+    SUBGRADIENTS,
+    Names,
+    Network,
+    as_float,
+    is_finite_number,
+    parse_fraction,
+    parse_options,
+    parse_spec,
+)
 
 __all__ = [
     "DEFAULT_ATOL",
     "DEFAULT_RTOL",
     "AnswerKey",
     "GradingError",
+    "MAX_POINTS",
     "Tolerance",
     "check_answers",
     "grade",
@@ -55,6 +65,8 @@ __all__ = [
     "parse_tolerance",
 ]
 
+# Points of one answer: generous, and the sum of thousands of them stays finite.
+MAX_POINTS = 1e6
 # Graded answers (and parameter names) remembered per key, for classes of students.
 _MEMO_SIZE = 100_000
 
@@ -91,10 +103,11 @@ def parse_tolerance(tolerance: Mapping[str, Any] | Tolerance | None) -> Toleranc
     for key, value in tolerance.items():
         if key not in ("rtol", "atol"):
             raise GradingError(f"tolerance.{key}", "unknown field; expected rtol or atol")
-        if _is_number(value) and math.isfinite(value) and value >= 0:
+        if is_finite_number(value) and value >= 0:
             values[key] = float(value)
             continue
-        raise GradingError(f"tolerance.{key}", f"expected a finite number >= 0, got {value!r}")
+        raise GradingError(f"tolerance.{key}",
+                           f"expected a finite number >= 0, got {_show(value)}")
     return Tolerance(**values)
 
 
@@ -113,8 +126,9 @@ def parse_points(points: Mapping[str, Any] | None) -> dict[str, float]:
                            f"{_kind(points)}")
     parsed = {}
     for name, value in points.items():
-        if not (_is_number(value) and math.isfinite(value) and value >= 0):
-            raise GradingError(f"points.{name}", f"expected a finite number >= 0, got {value!r}")
+        if not (is_finite_number(value) and 0 <= value <= MAX_POINTS):
+            raise GradingError(f"points.{name}",
+                               f"expected a number from 0 to {MAX_POINTS:g}, got {_show(value)}")
         parsed[str(name)] = float(value)
     return parsed
 
@@ -164,15 +178,22 @@ def parse_answer(value: Any, *, exact: bool) -> Number:
         raise ValueError(f"expected a number, got {_kind(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value!r}")
+    if isinstance(value, int) and not exact and not is_finite_number(value):
+        raise ValueError("the integer is beyond the range of float64 numbers")
     if isinstance(value, str):
         text = value.strip().replace("\u2212", "-").replace(" ", "")
         try:
-            number = Fraction(text)
-        except (ValueError, ZeroDivisionError):
+            number = parse_fraction(text)
+        except ValueError:
             raise ValueError(
-                f"could not read {value!r} as a number: write an integer (3), a decimal "
+                f"could not read {value[:40]!r} as a number: write an integer (3), a decimal "
                 "(-2.5, 1e-3) or a fraction (3/4)") from None
-        return number if exact else float(number)
+        if exact:
+            return number
+        approximate = as_float(number)
+        if approximate is None:
+            raise ValueError(f"{value[:40]!r} is beyond the range of float64 numbers")
+        return approximate
     if exact:
         return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
     return float(value)
@@ -308,7 +329,7 @@ class AnswerKey:
             given = parse_answer(raw, exact=self.options.exact)
         except ValueError as error:
             return record | {"diagnosis": "unparsable", "feedback": f"Unreadable answer: {error}."}
-        record["given_value"] = float(given)
+        record["given_value"] = as_float(given)
         matched = [rule for rule, v in zip(self.rules, values, strict=True)
                    if self._equal(given, v, tol)]
         if not matched:
@@ -327,11 +348,11 @@ class AnswerKey:
     def _expected(self, param: Parameter, record: dict[str, Any]) -> list[Number]:
         """The gradient under each subgradient rule; recorded (all of them at a kink)."""
         values = [rule.gradient(param) for rule in self.rules]
-        record["expected"] = float(values[0])
+        record["expected"] = as_float(values[0])
         if self.options.exact:
             record["expected_exact"] = str(values[0])
         if any(v != values[0] for v in values):
-            record["accepted"] = [{"subgradient": rule.subgradient, "expected": float(v)}
+            record["accepted"] = [{"subgradient": rule.subgradient, "expected": as_float(v)}
                                   for rule, v in zip(self.rules, values, strict=True)]
         return values
 
@@ -440,6 +461,11 @@ def _echo(value: Any) -> Any:
     return str(value)
 
 
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _suggest(name: str) -> str | None:
     stripped = name.strip()
     for prefix in ("dLoss/d", "dL/d", "d"):
@@ -453,10 +479,6 @@ def _suggest(name: str) -> str | None:
         return "b_" + (node[:1].upper() + node[1:] if not node.lower().startswith("out")
                        else "Out" + node[3:])
     return None if stripped == name else stripped
-
-
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | float)
 
 
 def _kind(value: Any) -> str:

@@ -25,7 +25,7 @@ from .backprop import deltas
 from .batch import Batch
 from .forward import Forward, forward
 from .paths import SuffixPaths, paths_per_node
-from .spec import Names, Network, Options
+from .spec import Names, Network, Options, as_float
 
 __all__ = [
     "CLOSE_RTOL",
@@ -349,14 +349,16 @@ class Diagnoser:
 
     def _wrong(self, param: Parameter, given: Number, tol: Tolerance) -> dict[str, Any]:
         expected = self.rules[0].gradient(param)
-        gap = abs(float(given) - float(expected))
-        scale = abs(float(expected))
         start = self.names.nodes[param.l][param.i]
-        if self.exact and gap <= 1e-6 * scale + 1e-12:
-            return _verdict("inexact", f"Rounded: your answer agrees with {param.label} to "
-                            "about 6 digits, but arithmetic is exact here: give the exact "
-                            "value, as a fraction such as 3/4 or a terminating decimal.")
-        if not self.exact and gap <= CLOSE_RTOL * scale:
+        if self.exact:
+            # In fractions: an exact value may be beyond float64.
+            miss = abs(Fraction(given) - Fraction(expected))
+            if miss <= abs(Fraction(expected)) / 10**6 + Fraction(1, 10**12):
+                return _verdict("inexact", f"Rounded: your answer agrees with {param.label} to "
+                                "about 6 digits, but arithmetic is exact here: give the exact "
+                                "value, as a fraction such as 3/4 or a terminating decimal.")
+        elif (gap := abs(float(given) - float(expected))) <= CLOSE_RTOL * (
+                scale := abs(float(expected))):
             return _verdict("close", f"Close but outside the tolerance: your answer is "
                             f"{gap / scale:.2%} off {param.label}, and at most |answer - "
                             f"expected| <= {tol.atol:g} + {tol.rtol:g}*|expected| is accepted. "
@@ -391,7 +393,7 @@ class Diagnoser:
             nodes.append(self.names.nodes[m][node])
             weights.append(self.names.weights[m - 1][node][prev])
             prev = node
-        return {"nodes": nodes, "weights": weights, "contribution": float(contribution)}
+        return {"nodes": nodes, "weights": weights, "contribution": as_float(contribution)}
 
 
 def describe_kinks(passed: Forward, network: Network, names: Names) -> str:

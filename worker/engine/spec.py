@@ -9,6 +9,8 @@ network's layer sizes.
 from __future__ import annotations
 
 import math
+import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,7 +32,10 @@ __all__ = [
     "REQUIRED_FIELDS",
     "SPEC_FIELDS",
     "SUBGRADIENTS",
+    "as_float",
     "check_activation",
+    "is_finite_number",
+    "parse_fraction",
     "check_layers",
     "parse_options",
     "parse_spec",
@@ -45,6 +50,11 @@ RATIONAL_LOSSES = ("l1", "mse", "half_sse")
 DEFAULT_MAX_PATHS = 10**9
 MAX_LAYER_SIZE = 100_000
 MAX_DEPTH = 1_000
+
+# Exact numbers: 10**1000 is a 3,300-bit integer, still cheap; 10**(10**9) is not.
+MAX_EXACT_EXPONENT = 1000
+MAX_EXACT_CHARS = 1000
+_EXPONENT = re.compile(r"[eE]\s*([+-]?\s*\d+)")
 
 SPEC_FIELDS = frozenset(("layers", "weights", "biases", "activation", "input", "target", "loss"))
 REQUIRED_FIELDS = frozenset(("layers", "weights", "activation", "input", "target", "loss"))
@@ -272,18 +282,14 @@ def parse_options(options: Mapping[str, Any] | None = None) -> Options:
     if "max_paths" in options:
         value = options["max_paths"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise OptionError("options.max_paths", f"expected a positive integer, got {value!r}")
+            raise OptionError("options.max_paths",
+                              f"expected a positive integer, got {_show(value)}")
     for key in ("rtol", "atol"):
         if key in options:
             value = options[key]
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or value < 0
-            ):
+            if not is_finite_number(value) or value < 0:
                 raise OptionError(
-                    f"options.{key}", f"expected a finite number >= 0, got {value!r}"
+                    f"options.{key}", f"expected a finite number >= 0, got {_show(value)}"
                 )
             options[key] = float(value)
     return Options(**options)
@@ -380,12 +386,13 @@ def check_layers(layers: Any) -> tuple[int, ...]:
     if len(layers) > MAX_DEPTH + 1:
         raise SpecError("layers", f"expected at most {MAX_DEPTH + 1} layers, got {len(layers)}")
     for index, size in enumerate(layers):
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_LAYER_SIZE:
+        if isinstance(size, bool) or not isinstance(size, int | np.integer) \
+                or not 1 <= size <= MAX_LAYER_SIZE:
             raise SpecError(
                 f"layers[{index}]",
                 f"expected an integer from 1 to {MAX_LAYER_SIZE}, got {_show(size)}",
             )
-    return tuple(layers)
+    return tuple(int(size) for size in layers)
 
 
 def check_activation(activation: Any, depth: int) -> tuple[str, ...]:
@@ -484,11 +491,11 @@ def _shape_of(matrix: Any) -> tuple[int, ...] | None:
 
 def _float_number(value: Any, field: str) -> float:
     kind = type(value)
-    if kind is float:
+    if kind is float or isinstance(value, np.floating):
         if math.isfinite(value):
-            return value
+            return float(value)
         raise SpecError(field, f"expected a finite number, got {value!r}")
-    if kind is int:
+    if kind is int or isinstance(value, np.integer):
         try:
             return float(value)
         except OverflowError:
@@ -506,22 +513,84 @@ def _float_number(value: Any, field: str) -> float:
 
 def _exact_number(value: Any, field: str) -> Fraction:
     kind = type(value)
-    if kind is int:
-        return Fraction(value)
-    if kind is float:
+    if kind is int or kind is Fraction or isinstance(value, np.integer):
+        return Fraction(int(value) if isinstance(value, np.integer) else value)
+    if kind is float or isinstance(value, np.floating):
         if not math.isfinite(value):
             raise SpecError(field, f"expected a finite number, got {value!r}")
         # A JSON 0.1 means one tenth: take the shortest decimal repr, not the binary value.
-        return Fraction(repr(value))
+        return Fraction(repr(float(value)))
     if kind is str:
         try:
-            return Fraction(value.strip())
-        except (ValueError, ZeroDivisionError):
+            return parse_fraction(value)
+        except ValueError as error:
             raise SpecError(
-                field,
-                f"expected an exact number such as \"3\", \"-0.25\" or \"1/3\", got {value!r}",
-            ) from None
+                field, f"expected an exact number such as \"3\", \"-0.25\" or \"1/3\", "
+                f"got {_show(value)}{_reason(error)}") from None
     raise SpecError(field, f"expected a number or a numeric string, got {_kind(value)}")
+
+
+def parse_fraction(text: str) -> Fraction:
+    """Read an integer, decimal or fraction string exactly, refusing absurd sizes.
+
+    ``Fraction("1e999999999")`` would build a billion-digit integer: exponents
+    beyond :data:`MAX_EXACT_EXPONENT` and strings over :data:`MAX_EXACT_CHARS`
+    are refused instead.
+
+    Raises
+    ------
+    ValueError
+        When the text is not such a number, is too large, or divides by zero.
+
+    Examples
+    --------
+    >>> parse_fraction(" -0.25 "), parse_fraction("1/3"), parse_fraction("2e3")
+    (Fraction(-1, 4), Fraction(1, 3), Fraction(2000, 1))
+    """
+    text = text.strip()
+    if len(text) > MAX_EXACT_CHARS:
+        raise ValueError(f"longer than {MAX_EXACT_CHARS} characters")
+    exponent = _EXPONENT.search(text)
+    if exponent is not None and abs(int(exponent.group(1))) > MAX_EXACT_EXPONENT:
+        raise ValueError(f"exponent beyond ±{MAX_EXACT_EXPONENT}")
+    try:
+        return Fraction(text)
+    except ZeroDivisionError:
+        raise ValueError("division by zero") from None
+
+
+def _reason(error: ValueError) -> str:
+    """`` (why)`` for a size limit; nothing for text that is simply not a number."""
+    text = str(error)
+    return f" ({text})" if text.startswith(("longer", "exponent", "division")) else ""
+
+
+def is_finite_number(value: Any) -> bool:
+    """Whether ``value`` is a JSON number (not a boolean) that float64 holds finitely.
+
+    Examples
+    --------
+    >>> is_finite_number(0.5), is_finite_number(10**400), is_finite_number(True)
+    (True, False, False)
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    # An int is compared exactly (math.isfinite would raise OverflowError on 10**400).
+    return abs(value) <= sys.float_info.max if isinstance(value, int) else math.isfinite(value)
+
+
+def as_float(value: Any) -> float | None:
+    """Return ``value`` as a float, or None when it is beyond float64 (an exact result can be).
+
+    Examples
+    --------
+    >>> as_float(Fraction(1, 4)), as_float(Fraction(10**400))
+    (0.25, None)
+    """
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _exact_str(value: Any) -> str:
