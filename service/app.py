@@ -13,7 +13,7 @@ from worker.settings import VISIBILITY_MARGIN, celery_config
 from worker.store import Store
 
 from .recent import RecentJobs
-from .settings import DEFAULTS, default_redis_url
+from .settings import DEFAULTS, check_config, default_redis_url
 from .waiters import Waiters
 
 __all__ = ["celery_init_app", "create_app"]
@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("PATHGRAD")
     if config is not None:
         app.config.from_mapping(config)
+    check_config(app.config)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_BODY"])
     if isinstance(app.json, DefaultJSONProvider):
         app.json.sort_keys = False  # keep the contract's field order in responses

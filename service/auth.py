@@ -19,6 +19,7 @@ from flask import Flask, current_app, g, request
 from worker.problems import problem
 
 from .problems import ProblemError
+from .settings import ConfigError
 
 __all__ = ["OPEN_ENDPOINTS", "init_app", "owner", "owns", "parse_keys"]
 
@@ -41,7 +42,8 @@ def parse_keys(raw: Any) -> dict[str, str]:
         if not sep:
             name, key = hashlib.sha256(item.encode()).hexdigest()[:12], item
         if not key or not name:
-            raise ValueError("PATHGRAD_API_KEYS: expected comma-separated 'name:key' or 'key'")
+            raise ConfigError("PATHGRAD_API_KEYS: expected comma-separated 'name:key' or 'key' "
+                              "(a name or key is empty)")
         keys[key] = name
     return keys
 

@@ -23,7 +23,7 @@ from worker.store import PREFIX, Store
 
 from .auth import owner, owns
 from .batch_submit import NDJSON, Submission, job_bodies
-from .jobs import waiters
+from .jobs import short, waiters
 from .models import BatchResultsQuery
 from .problems import ProblemError
 from .validation import invalid
@@ -93,7 +93,7 @@ def _batch_store() -> BatchStore:
 def _record(batches: BatchStore, batch_id: str) -> dict[str, Any]:
     record = batches.record(batch_id)
     if record is None or not owns(record):
-        raise ProblemError(problem(404, "Unknown batch", f"no batch {batch_id!r} (or it has "
+        raise ProblemError(problem(404, "Unknown batch", f"no batch {short(batch_id)} (or it has "
                                    "expired)", slug="unknown-batch"))
     return record
 

@@ -41,7 +41,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _add_analyze(commands)
     serve = commands.add_parser("serve", help="run API, worker and embedded Redis on one machine")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on")
     serve.add_argument("--workers", type=int, default=None,
                        help="worker processes (default: one per core)")
     worker = commands.add_parser("worker", help="run one Celery worker for REDIS_URL")
@@ -53,6 +53,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for module in dict.fromkeys(wanted):
         importlib.import_module(module).add_parser(commands)
     return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {text!r}")
+    return int(text)
 
 
 def _add_analyze(commands: Any) -> None:

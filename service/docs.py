@@ -98,7 +98,8 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
 def init_app(app: Flask) -> None:
     """Serve the Swagger UI at ``/docs``."""
     app.register_blueprint(
-        get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "pathgrad API"})
+        get_swaggerui_blueprint("/docs", "/openapi.json",
+                                config={"app_name": "pathgrad API", "validatorUrl": None})
     )
 
 

@@ -19,7 +19,7 @@ from worker.engine.exercises import EXERCISE_VERSION, parse_exercise
 from worker.exercise_tasks import draw_exercises, exercise_problem
 from worker.store import Store
 
-from .jobs import json_body, on_demand
+from .jobs import json_body, on_demand, once
 from .models import ExerciseRequest
 from .problems import ProblemError
 
@@ -42,9 +42,6 @@ def create() -> dict[str, Any]:
     page_key = store.page_key("exercises", {"request": canonical, "engine": engine.ENGINE_VERSION,
                                             "exercise": EXERCISE_VERSION})
 
-    def send() -> None:
-        if store.claim(page_key, "exercises") is None:  # not already being drawn
-            draw_exercises.apply_async(args=[page_key, canonical])
-
-    return on_demand(store, page_key, send)
+    return on_demand(store, page_key,
+                     lambda: once(store, page_key, draw_exercises, [page_key, canonical]))
 

@@ -21,7 +21,7 @@ from worker.grading_tasks import grade as grade_task
 from worker.store import Store, content_hash
 
 from .grade_formats import MEDIA_TYPES, gradescope, junit
-from .jobs import json_body, on_demand
+from .jobs import json_body, on_demand, once
 from .models import GradeQuery, GradeRequest
 from .validation import job_options
 
@@ -53,11 +53,7 @@ def grade() -> Any:
     job = {"network": canonical, "options": settings, "answers": answers,
            "tolerance": tolerance, "points": points}
 
-    def send() -> None:
-        if store.claim(page_key, "grade") is None:  # not already being graded
-            grade_task.apply_async(args=[page_key, job])
-
-    grading = on_demand(store, page_key, send)
+    grading = on_demand(store, page_key, lambda: once(store, page_key, grade_task, [page_key, job]))
     if fmt == "junit":
         return Response(junit(grading), mimetype=MEDIA_TYPES["junit"])
     return gradescope(grading) if fmt == "gradescope" else grading

@@ -21,7 +21,7 @@ from .recent import RecentJobs
 from .validation import invalid, parse_json, validate_job
 from .waiters import Waiters
 
-__all__ = ["bp", "json_body", "on_demand", "waiters"]
+__all__ = ["bp", "json_body", "on_demand", "once", "short", "waiters"]
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
@@ -84,7 +84,7 @@ def paths(job_id: str, name: str) -> dict[str, Any]:
     what = {"paths": name, "order": query.order, "limit": query.limit, "cursor": query.cursor}
     page_key = store.page_key(key, what)
     args = [page_key, key, name, query.order, query.limit, query.cursor]
-    return on_demand(store, page_key, lambda: tasks.path_page.apply_async(args=args))
+    return on_demand(store, page_key, lambda: once(store, page_key, tasks.path_page, args))
 
 
 @bp.get("/<job_id>/weights/<name>/formula")
@@ -94,7 +94,7 @@ def formula(job_id: str, name: str) -> dict[str, Any]:
     key = _weight_input(store, job_id, name)
     page_key = store.page_key(key, {"formula": name})
     return on_demand(
-        store, page_key, lambda: tasks.formula.apply_async(args=[page_key, key, name])
+        store, page_key, lambda: once(store, page_key, tasks.formula, [page_key, key, name])
     )
 
 
@@ -164,8 +164,13 @@ def _record(store: Store, job_id: str) -> dict[str, Any]:
     return record
 
 
+def short(text: str) -> str:
+    """An id from the URL as it may be echoed: quoted, and cut short (ids are 32 hex digits)."""
+    return repr(text) if len(text) <= 64 else repr(text[:61] + "...")
+
+
 def _unknown_job(job_id: str) -> ProblemError:
-    return ProblemError(problem(404, "Unknown job", f"no job {job_id!r} (or it has expired)",
+    return ProblemError(problem(404, "Unknown job", f"no job {short(job_id)} (or it has expired)",
                                 slug="unknown-job"))
 
 
@@ -219,6 +224,12 @@ def _weight_input(store: Store, job_id: str, name: str) -> str:
                                    slug="input-expired"))
     Names.of(tuple(inputs[0]["layers"])).locate(name)
     return str(record["key"])
+
+
+def once(store: Store, page_key: str, task: Any, args: list[Any]) -> None:
+    """Send ``task`` for a page unless one is already computing it (many may ask at once)."""
+    if store.claim(page_key, task.name) is None:
+        task.apply_async(args=args)
 
 
 def on_demand(store: Store, page_key: str, send: Callable[[], object]) -> dict[str, Any]:

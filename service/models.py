@@ -170,6 +170,7 @@ class Formula(BaseModel):
     weight: str
     text: str
     latex: str
+    paths: int = Field(description="How many paths the formula sums over.")
 
 
 class Health(BaseModel):

@@ -25,7 +25,7 @@ from worker.store import Store
 
 from .app import create_app
 from .embedded import EmbeddedRedis, EmbeddedRedisError
-from .settings import pathgrad_home
+from .settings import ConfigError, pathgrad_home
 
 __all__ = ["serve", "start_worker", "stop_worker", "wait_for_worker", "worker"]
 
@@ -61,8 +61,11 @@ def serve(host: str, port: int, workers: int | None) -> int:
             return 1
         _say("stopping")
         return 0
+    except ConfigError as exc:
+        _error(str(exc))
+        return 2
     except (EmbeddedRedisError, OSError) as exc:
-        _say(f"error: {exc}")
+        _error(str(exc))
         return 1
     except KeyboardInterrupt:
         _say("stopping")
@@ -82,7 +85,11 @@ def worker(concurrency: int | None, loglevel: str) -> int:
     if not os.environ.get("REDIS_URL"):
         _say(f"REDIS_URL is not set: using the embedded Redis of `pathgrad serve` "
              f"under {pathgrad_home()}")
-    celery_app = create_app().extensions["celery"]
+    try:
+        celery_app = create_app().extensions["celery"]
+    except ConfigError as exc:
+        _error(str(exc))
+        return 2
     try:
         celery_app.worker_main(_worker_arguments(concurrency, loglevel))
     except SystemExit as exc:
@@ -197,3 +204,7 @@ def _announce(
 
 def _say(message: str) -> None:
     print(f"pathgrad: {message}", flush=True)
+
+
+def _error(message: str) -> None:
+    print(f"pathgrad: error: {message}", file=sys.stderr, flush=True)

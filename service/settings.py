@@ -7,13 +7,22 @@ JSON when they can be, so ``PATHGRAD_JOB_TTL=3600`` is the integer 3600).
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from worker.engine.spec import DEFAULT_MAX_PATHS
 
-__all__ = ["DEFAULTS", "ENVIRONMENT", "default_redis_url", "pathgrad_home"]
+__all__ = [
+    "DEFAULTS",
+    "ENVIRONMENT",
+    "ConfigError",
+    "check_config",
+    "default_redis_url",
+    "pathgrad_home",
+]
 
 #: Every environment variable the service reads, with its meaning (copied to the README).
 ENVIRONMENT: dict[str, str] = {
@@ -84,6 +93,29 @@ DEFAULTS: dict[str, Any] = {
     "BATCH_WAIT": 300.0,
     "MAX_BATCH_WAIT": 3600.0,
 }
+
+
+class ConfigError(ValueError):
+    """A setting (``PATHGRAD_*`` variable) with a value the service cannot use."""
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    """Check that every numeric setting is a number >= 0.
+
+    Raises
+    ------
+    ConfigError
+        Naming the variable, what was expected and what was given.
+    """
+    for name, default in DEFAULTS.items():
+        if isinstance(default, bool) or not isinstance(default, int | float):
+            continue
+        value = config.get(name, default)
+        kind = "an integer" if isinstance(default, int) else "a number"
+        good = not isinstance(value, bool) and (
+            isinstance(value, int) if isinstance(default, int) else isinstance(value, int | float))
+        if not good or value < 0 or (isinstance(value, float) and not math.isfinite(value)):
+            raise ConfigError(f"PATHGRAD_{name}: expected {kind} >= 0, got {value!r}")
 
 
 def pathgrad_home() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import math
@@ -157,6 +158,11 @@ def test_exact_contributions_sum_exactly() -> None:
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"cursor": "not-a-cursor"}, "cursor"),
     ({"cursor": ""}, "cursor"),
+    # Well-formed cursors that no page hands out: a boolean offset, an offset past the end.
+    ({"cursor": base64.urlsafe_b64encode(b'{"w":"W1","o":"abs_desc","k":true}').decode()},
+     "cursor"),
+    ({"cursor": base64.urlsafe_b64encode(b'{"w":"W1","o":"abs_desc","k":2}').decode()},
+     "cursor"),
     ({"order": "random"}, "order"),
     ({"order": "ABS_DESC"}, "order"),
     ({"limit": 0}, "limit"),

@@ -129,3 +129,31 @@ def test_serve_runs_everything_and_ctrl_c_leaves_nothing_behind() -> None:
             status, again = _http("GET", f"{base}/v1/jobs/{job['id']}")
             assert status == 200 and again["result"] == job["result"]
             _stop(process)
+
+
+def _embedded_servers(home: str) -> list[str]:
+    listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
+    return [line for line in listing.stdout.splitlines()
+            if "redis-server" in line and home in line]
+
+
+def test_bad_settings_stop_serve_and_worker_with_one_line(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    cases = [
+        (["serve", "--port", str(_free_port())], {"PATHGRAD_MAX_BODY": "abc"},
+         "PATHGRAD_MAX_BODY: expected an integer >= 0, got 'abc'"),
+        (["serve", "--port", str(_free_port())], {"PATHGRAD_API_KEYS": "alice:"},
+         "PATHGRAD_API_KEYS: expected comma-separated"),
+        (["worker"], {"PATHGRAD_MAX_WAIT": "-3"}, "PATHGRAD_MAX_WAIT: expected a number >= 0"),
+        (["serve", "--port", "99999"], {}, "expected a port from 1 to 65535"),
+    ]
+    for args, env, message in cases:
+        environment = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        done = subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=ROOT,
+                              env=environment | {"PATHGRAD_HOME": home} | env,
+                              capture_output=True, text=True, timeout=60, check=False)
+        errors = [line for line in done.stderr.splitlines() if "error" in line]
+        assert done.returncode == 2, (args, env, done.stderr)
+        assert len(errors) == 1 and message in errors[0], done.stderr
+        assert "Traceback" not in done.stderr
+    assert _embedded_servers(home) == []  # the embedded Redis started first is stopped

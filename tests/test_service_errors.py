@@ -219,3 +219,9 @@ def test_grade_refuses_points_and_tolerances_beyond_float64(api: FlaskClient) ->
         response = api.post("/v1/grade", data=json.dumps(payload),
                             content_type="application/json")
         assert field in _problem(response, 422)["detail"]
+
+
+def test_an_unknown_id_is_echoed_cut_short(api: FlaskClient) -> None:
+    for route in ("/v1/jobs/", "/v1/batches/"):
+        body = _problem(api.get(route + "x" * 10_000), 404)
+        assert "x" * 61 + "..." in body["detail"] and len(body["detail"]) < 200

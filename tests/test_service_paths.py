@@ -11,6 +11,7 @@ import sympy
 from conftest import unique_seed
 from flask.testing import FlaskClient
 
+from service import create_app
 from service.models import Formula, PathPage
 from worker.engine import path_contributions
 
@@ -89,3 +90,21 @@ def test_seed_formula_of_w1(client: FlaskClient) -> None:
     names = {n: sympy.Symbol(n) for n in ("Out", "Y", "X1", "W7", "W10", "W13", "W14")}
     expected = sympy.sympify("sign(Out - Y)*(W13*W7 + W14*W10)*X1", locals=names)
     assert sympy.simplify(sympy.sympify(formula.text, locals=names) - expected) == 0
+
+
+def test_a_page_many_ask_for_at_once_is_sent_to_the_workers_once(redis_url: str) -> None:
+    queue = f"nobody-{time.time_ns()}"  # no worker: every page stays uncomputed
+    app = create_app({"REDIS_URL": redis_url, "QUEUE": queue, "TESTING": True,
+                      "COMPUTE_WAIT": 0.1})
+    client = app.test_client()
+    redis = app.extensions["pathgrad_store"].redis
+    job = client.post("/v1/jobs", json={"network": unique_seed(31.0)}).get_json()
+    assert redis.llen(queue) == 1  # the job itself
+    for _ in range(3):
+        assert client.get(f"/v1/jobs/{job['id']}/weights/W1/paths?limit=5").status_code == 503
+    assert redis.llen(queue) == 2  # one task for the page, not three
+    for _ in range(3):
+        assert client.get(f"/v1/jobs/{job['id']}/weights/W1/formula").status_code == 503
+    assert redis.llen(queue) == 3
+    client.get(f"/v1/jobs/{job['id']}/weights/W1/paths?limit=6")  # another page: its own task
+    assert redis.llen(queue) == 4

@@ -347,7 +347,8 @@ def test_locate(weight: str, where: tuple[int, int, int]) -> None:
     assert names.weights[l - 1][i][j] == weight
 
 
-@pytest.mark.parametrize("bad", ["W0", "W15", "w1", "W", "b_H1", "X1", "W1.0", ""])
+@pytest.mark.parametrize("bad", ["W0", "W15", "w1", "W", "b_H1", "X1", "W1.0", "", "W01",
+                                 "W\uff11", "W+1", " W1"])
 def test_locate_unknown(bad: str) -> None:
     with pytest.raises(UnknownWeightError) as caught:
         Names.of((2, 3, 2, 1)).locate(bad)

@@ -155,6 +155,10 @@ def compute_page(
         # Not the client's fault: answer the waiting request now, and retry soon after.
         store.save_page(page_key, {"error": internal_problem(exc)}, ttl=INTERNAL_ERROR_TTL)
         raise
+    finally:
+        # The page (or its error) is saved: the next request for it after that expires
+        # may send a task again (see on_demand's claim).
+        store.release(page_key)
 
 
 @shared_task(name="pathgrad.formula")

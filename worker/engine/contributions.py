@@ -143,7 +143,7 @@ def _decode_cursor(cursor: str | None, weight: str, order: str, total: int) -> i
         padded = cursor + "=" * (-len(cursor) % 4)
         state = json.loads(base64.urlsafe_b64decode(padded.encode()))
         offset = state["k"]
-        valid = state["w"] == weight and state["o"] == order and isinstance(offset, int)
+        valid = state["w"] == weight and state["o"] == order and type(offset) is int
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError):
         valid, offset = False, 0
     if not valid or not 0 <= offset < total:

@@ -227,7 +227,7 @@ class Names:
         if number is None or not 1 <= number <= self.weight_count:
             raise UnknownWeightError(
                 "weight",
-                f"expected a weight name W1..W{self.weight_count}, got {weight!r}",
+                f"expected a weight name W1..W{self.weight_count}, got {_show(weight)}",
             )
         index = number - 1
         for l, offset in reversed(list(enumerate(self.weight_offsets, start=1))):
@@ -242,9 +242,11 @@ class Names:
 
 
 def _weight_number(name: str) -> int | None:
-    if not isinstance(name, str) or not name.startswith("W") or not name[1:].isdigit():
+    digits = name[1:] if isinstance(name, str) and name.startswith("W") else ""
+    # ASCII digits without a leading zero: W01 or W１ is not the name W1.
+    if not (digits.isascii() and digits.isdigit()) or digits.startswith("0"):
         return None
-    return int(name[1:])
+    return int(digits)
 
 
 # --- options -----------------------------------------------------------------------------
