@@ -108,6 +108,9 @@ class EmbeddedRedis:
             "--dir", str(self.home),
             "--appendonly", "yes",
             "--appendfilename", "pathgrad.aof",
+            # The append-only file is the durability: no RDB snapshots on top of it (with
+            # the default rules, every busy minute would fork and write the whole dataset).
+            "--save", "",
             "--dbfilename", "pathgrad.rdb",
             "--daemonize", "no",
             "--loglevel", "warning",

@@ -19,12 +19,12 @@ result. The API adds lines in slices while it checks them and sends their chunks
 the workers at once, so both sides count: a Lua script on each side, each atomic,
 counts every line exactly once whichever side comes first.
 
-Each step is one round trip whatever its size (the scripts take many values joined
-in one argument): a slice of lines added, a chunk of results recorded (followed by
-a PUBLISH on ``pathgrad:done:batch:<id>`` that wakes result streams), a window of
-result lines read, already spliced into NDJSON by Redis. The scripts build the
-result keys they touch, so this assumes one Redis, not a cluster, as
-:class:`~worker.store.Store` does.
+Each step is one or two round trips whatever its size (the scripts take many values
+joined in one argument): a slice of lines added, a chunk of results recorded (followed
+by a PUBLISH on ``pathgrad:done:batch:<id>`` that wakes result streams), a window of
+result lines read (entries, then states and results at once, spliced into NDJSON by
+the reader, not inside Redis). The scripts build the result keys they touch, so this
+assumes one Redis, not a cluster, as :class:`~worker.store.Store` does.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 
-from .jsoncodec import dumpb, dumps
+from .jsoncodec import dumpb
 from .problems import problem
 from .store import PREFIX, Store
 
@@ -79,27 +79,38 @@ end
 # them to its count, which the worker counts when it finishes the hash.
 # Returns one "1" (cached) or "0" per new hash.
 _ADD = _SPLIT + """
-local hits = {}
+local hits, fresh = {}, {}
 for i, key in ipairs(split(ARGV[6])) do
   if redis.call('EXPIRE', ARGV[3] .. key, ARGV[2]) == 1 then
     redis.call('HSET', KEYS[2], key, '')
     hits[i] = '1'
   else
     hits[i] = '0'
+    fresh[key] = true  -- new to the batch and not cached: no worker can have finished it
   end
 end
-for _, entry in ipairs(split(ARGV[5])) do redis.call('RPUSH', KEYS[4], entry) end
+local entries = split(ARGV[5])
+for first = 1, #entries, 500 do  -- one RPUSH per 500 entries (unpack has a stack limit)
+  redis.call('RPUSH', KEYS[4], unpack(entries, first, math.min(first + 499, #entries)))
+end
 local succeeded, failed = 0, tonumber(ARGV[4])
+local counts = {}
 for _, pair in ipairs(split(ARGV[7])) do
   local key, lines = string.match(pair, '(%S+) (%d+)')
-  local state = redis.call('HGET', KEYS[2], key)
-  if not state then
+  local state = not fresh[key] and redis.call('HGET', KEYS[2], key)
+  if fresh[key] then  -- its count field does not exist yet: set them all in one call
+    counts[#counts + 1] = key
+    counts[#counts + 1] = lines
+  elseif not state then
     redis.call('HINCRBY', KEYS[3], key, lines)
   elseif state == '' then
     succeeded = succeeded + tonumber(lines)
   else
     failed = failed + tonumber(lines)
   end
+end
+for first = 1, #counts, 1000 do
+  redis.call('HSET', KEYS[3], unpack(counts, first, math.min(first + 999, #counts)))
 end
 if succeeded > 0 then redis.call('HINCRBY', KEYS[1], 'succeeded', succeeded) end
 if failed > 0 then redis.call('HINCRBY', KEYS[1], 'failed', failed) end
@@ -132,45 +143,10 @@ redis.call('PUBLISH', ARGV[1], '1')
 return {succeeded, failed}
 """
 
-# Read finished result lines from ARGV[2] up to ARGV[3] (inclusive), stopping at the
-# first unfinished one. KEYS: lines, done. ARGV: result prefix, start, stop, the
-# problem JSON of an expired result. Returns {lines read, their NDJSON}.
-_WINDOW = """
-local out, index = {}, tonumber(ARGV[2])
-for _, entry in ipairs(redis.call('LRANGE', KEYS[1], ARGV[2], ARGV[3])) do
-  out[#out + 1] = '{"index":' .. index .. ',"status":'
-  if string.sub(entry, 1, 1) == '!' then
-    out[#out + 1] = '"failed","error":'
-    out[#out + 1] = string.sub(entry, 2)
-    out[#out + 1] = '}\\n'
-  else
-    local state = redis.call('HGET', KEYS[2], entry)
-    if not state then
-      out[#out] = nil
-      break
-    end
-    local result = state == '' and redis.call('GET', ARGV[1] .. entry)
-    if result then
-      out[#out + 1] = '"succeeded","result":'
-      out[#out + 1] = result
-      out[#out + 1] = '}\\n'
-    elseif state == '' then
-      out[#out + 1] = '"failed","error":'
-      out[#out + 1] = ARGV[4]
-      out[#out + 1] = '}\\n'
-    else  -- the failure object's fields ("error", maybe "result"), spliced in
-      out[#out + 1] = '"failed",'
-      out[#out + 1] = string.sub(state, 3)
-      out[#out + 1] = '\\n'
-    end
-  end
-  index = index + 1
-end
-return {index - tonumber(ARGV[2]), table.concat(out)}
-"""
-
 _EXPIRED = problem(410, "Result expired", "the result has expired from the cache; submit "
                    "the network again", slug="result-expired")
+_EXPIRED_JSON = dumpb(_EXPIRED)
+_RESULT = (PREFIX + "result:").encode()
 
 
 class BatchStore:
@@ -185,7 +161,6 @@ class BatchStore:
             connection_class=pool.connection_class,
             **(pool.connection_kwargs | {"decode_responses": False})))
         self._add = store.redis.register_script(_ADD)
-        self._window = self.raw.register_script(_WINDOW)
 
     def __repr__(self) -> str:
         return f"BatchStore({self.store!r})"
@@ -238,12 +213,40 @@ class BatchStore:
         return _typed(raw) if raw else None
 
     def window(self, batch_id: str, start: int, stop: int) -> tuple[int, bytes]:
-        """Return how many lines from ``start`` on (before ``stop``) are finished, as NDJSON."""
-        count, text = self._window(
-            keys=[self._key(batch_id, ":lines"), self._key(batch_id, ":done")],
-            args=[PREFIX + "result:", start, stop - 1, dumps(_EXPIRED)],
-        )
-        return int(count), bytes(text)
+        """Return how many lines from ``start`` on (before ``stop``) are finished, as NDJSON.
+
+        Two round trips: the line entries, then their states and results together.
+        The lines are spliced here, not in a Lua script: concatenating megabytes of
+        results inside Redis would hold its single thread (and every other client).
+        """
+        entries = cast(list[bytes], self.raw.lrange(self._key(batch_id, ":lines"), start,
+                                                   stop - 1))
+        hashes = [entry for entry in entries if not entry.startswith(b"!")]
+        states: list[bytes | None] = []
+        results: list[bytes | None] = []
+        if hashes:
+            pipe = self.raw.pipeline(transaction=False)
+            # States first: a hash marked done had its result stored before the mark.
+            pipe.hmget(self._key(batch_id, ":done"), hashes)
+            pipe.mget([_RESULT + key for key in hashes])
+            states, results = pipe.execute()
+        out: list[bytes] = []
+        finished = iter(zip(states, results, strict=True))
+        for offset, entry in enumerate(entries):
+            head = b'{"index":%d,"status":' % (start + offset)
+            if entry.startswith(b"!"):
+                out += (head, b'"failed","error":', entry[1:], b"}\n")
+                continue
+            state, result = next(finished)
+            if state is None:  # not finished: the window ends here
+                return offset, b"".join(out)
+            if state == b"" and result is not None:
+                out += (head, b'"succeeded","result":', result, b"}\n")
+            elif state == b"":
+                out += (head, b'"failed","error":', _EXPIRED_JSON, b"}\n")
+            else:  # "!" + the failure object: its fields ("error", maybe "result") spliced in
+                out += (head, b'"failed",', state[2:], b"\n")
+        return len(entries), b"".join(out)
 
     # --- the worker side ------------------------------------------------------------------
 
