@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from conftest import ROOT, unique_seed
+from conftest import ROOT, descendants, unique_seed
 
 PATHGRAD = Path(sys.executable).parent / "pathgrad"
 
@@ -26,24 +26,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every live process below ``pid``, read from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        found |= frontier
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -98,7 +80,7 @@ def _wait_healthy(base: str, process: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def _stop(process: subprocess.Popen[str]) -> str:
-    children = _descendants(process.pid)
+    children = descendants(process.pid)
     assert children, "serve should run Redis and a worker as child processes"
     process.send_signal(signal.SIGINT)
     assert process.wait(60) == 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import start_worker, stop_worker
+from conftest import descendants, start_worker, stop_worker
 
 from service import create_app
 from worker.settings import VISIBILITY_MARGIN
@@ -69,5 +71,37 @@ def test_a_job_over_the_soft_time_limit_fails_with_a_clear_error(redis_url: str)
         again = client.post("/v1/jobs", json={"network": _slow_network(),
                                               "options": {"path_sum": True}})
         assert again.status_code == 202
+    finally:
+        stop_worker(process)
+
+
+def test_a_job_whose_worker_process_dies_is_redelivered_and_finishes(redis_url: str) -> None:
+    # acks_late + reject_on_worker_lost: killing the pool process mid-job puts the task
+    # back on the queue; the worker's next pool process runs it to the end.
+    queue = f"lost-{time.time_ns()}"
+    process = start_worker(redis_url, queue)
+    try:
+        app = create_app({"REDIS_URL": redis_url, "QUEUE": queue, "MAX_PATHS": 10**11})
+        client = app.test_client()
+        layers = [2] + [11] * 9 + [1]  # 2.6 * 10^9 suffix paths: a few seconds
+        network = _slow_network() | {"layers": layers, "weights": [
+            np.full((b, a), 0.2).tolist() for a, b in zip(layers[:-1], layers[1:], strict=True)]}
+        job = client.post("/v1/jobs", json={"network": network}).get_json()
+        deadline = time.monotonic() + 30
+        while client.get(f"/v1/jobs/{job['id']}").get_json()["status"] != "running":
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.05)
+        (child,) = descendants(process.pid)  # concurrency 1: one pool process, busy with it
+        os.kill(child, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while (done := client.get(f"/v1/jobs/{job['id']}").get_json())["status"] not in (
+                "succeeded", "failed"):
+            assert time.monotonic() < deadline, "the job was not redelivered"
+            time.sleep(0.1)
+        assert done["status"] == "succeeded", done.get("error")
+        assert child not in descendants(process.pid)  # it really ran again, elsewhere
+        assert done["result"]["agreement"]["ok"] is True
+        assert done["result"]["paths_enumerated"] == sum(
+            int(np.prod(layers[l:])) for l in range(1, len(layers)))
     finally:
         stop_worker(process)
