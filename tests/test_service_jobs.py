@@ -150,43 +150,40 @@ def test_path_counts_beyond_64_bits_come_back_exact(client: FlaskClient, submit:
     assert again["result"] == expected
 
 
-def _succeeded(client: FlaskClient, scale: float) -> dict[str, Any]:
-    response = client.post("/v1/jobs?wait=30", json={"network": unique_seed(scale)})
-    job = dict(response.get_json())
+def _read_then_removed_from_redis(
+    redis_url: str, queue: str, ttl: float, scale: float
+) -> tuple[FlaskClient, str, bytes]:
+    """Finish a job, read it once, then delete its record from Redis: (client, id, body)."""
+    app = create_app({"REDIS_URL": redis_url, "QUEUE": queue, "TESTING": True,
+                      "LOCAL_CACHE_TTL": ttl})
+    client = app.test_client()
+    job = client.post("/v1/jobs?wait=30", json={"network": unique_seed(scale)}).get_json()
     assert job["status"] == "succeeded", job
-    return job
+    first = client.get(f"/v1/jobs/{job['id']}")
+    assert first.status_code == 200
+    app.extensions["pathgrad_store"].redis.delete(f"pathgrad:job:{job['id']}")
+    return client, job["id"], first.get_data()
 
 
 def test_a_succeeded_job_read_again_is_answered_by_the_api_process_until_its_ttl(
     redis_url: str, queue: str, celery_worker: object
 ) -> None:
-    app = create_app({"REDIS_URL": redis_url, "QUEUE": queue, "TESTING": True,
-                      "LOCAL_CACHE_TTL": 0.5})
-    client = app.test_client()
-    job = _succeeded(client, 7.25)
-    first = client.get(f"/v1/jobs/{job['id']}")
-    assert first.status_code == 200
-    # Remove the job from Redis: a repeat read within the TTL needs no Redis at all.
-    app.extensions["pathgrad_store"].redis.delete(f"pathgrad:job:{job['id']}")
-    again = client.get(f"/v1/jobs/{job['id']}")
-    assert again.status_code == 200 and again.get_data() == first.get_data()
+    client, job_id, first = _read_then_removed_from_redis(redis_url, queue, 0.5, 7.25)
+    # The record is gone from Redis: a repeat read within the TTL needs no Redis at all.
+    again = client.get(f"/v1/jobs/{job_id}")
+    assert again.status_code == 200 and again.get_data() == first
     assert again.get_json()["result"]["weights"][0]["gradient"] == pytest.approx(
         analyze(unique_seed(7.25))["weights"][0]["gradient"], rel=1e-12)
     time.sleep(0.6)
-    gone = client.get(f"/v1/jobs/{job['id']}")
+    gone = client.get(f"/v1/jobs/{job_id}")
     assert gone.status_code == 404 and gone.mimetype == "application/problem+json"
 
 
 def test_with_the_local_cache_off_every_read_goes_to_redis(
     redis_url: str, queue: str, celery_worker: object
 ) -> None:
-    app = create_app({"REDIS_URL": redis_url, "QUEUE": queue, "TESTING": True,
-                      "LOCAL_CACHE_TTL": 0})
-    client = app.test_client()
-    job = _succeeded(client, 7.5)
-    assert client.get(f"/v1/jobs/{job['id']}").status_code == 200
-    app.extensions["pathgrad_store"].redis.delete(f"pathgrad:job:{job['id']}")
-    assert client.get(f"/v1/jobs/{job['id']}").status_code == 404
+    client, job_id, _ = _read_then_removed_from_redis(redis_url, queue, 0, 7.5)
+    assert client.get(f"/v1/jobs/{job_id}").status_code == 404
 
 
 def test_past_the_waiter_bound_a_request_answers_at_once_instead_of_waiting(
