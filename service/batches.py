@@ -3,7 +3,7 @@
 ``POST /v1/batches`` checks every job as ``POST /v1/jobs`` does (an invalid one fails
 only its own line, with the same problem body), keys each network by content hash,
 answers lines whose result is cached at once and sends each distinct uncached network
-once, in chunks of ``BATCH_CHUNK`` per Celery task grouped by options
+once, in chunks of up to ``BATCH_CHUNK`` per Celery task grouped by options
 (:mod:`service.batch_submit`). ``GET /v1/batches/{id}/results`` streams NDJSON in
 submission order: each line is written as soon as it and every line before it have
 finished.
@@ -11,6 +11,7 @@ finished.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -29,12 +30,13 @@ from .problems import ProblemError
 from .validation import invalid
 from .waiters import Waiters
 
-__all__ = ["bp"]
+__all__ = ["MIN_SHARE", "bp", "chunk_size"]
 
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
 
 # Lines read from Redis per round trip while streaming.
 WINDOW = 1000
+MIN_SHARE = 250
 
 
 @bp.before_request
@@ -53,7 +55,7 @@ def submit() -> tuple[dict[str, Any], int, dict[str, str]]:
             raise ProblemError(invalid("jobs", f"expected 1 to {cap} jobs, got {len(bodies)}"))
         batch_id = Store.new_id()
         record = batches.create(batch_id, owner=owner(), total=len(bodies))
-        submission = Submission(batches, batch_id, int(current_app.config["BATCH_CHUNK"]))
+        submission = Submission(batches, batch_id, chunk_size(len(bodies)))
         submission.add(bodies)
     record |= {"succeeded": submission.succeeded, "failed": submission.failed}
     return _view(record), 202, {"Location": url_for("batches.get_batch", batch_id=batch_id)}
@@ -77,6 +79,16 @@ def results(batch_id: str) -> Response:
     timeout = min(float(timeout), float(current_app.config["MAX_BATCH_WAIT"]))
     lines = _stream(batches, batch_id, query.start, record["total"], timeout, waiters())
     return Response(lines, mimetype=NDJSON, headers={"X-Accel-Buffering": "no"})
+
+
+def chunk_size(total: int) -> int:
+    """Jobs per task: at most ``BATCH_CHUNK``, and small enough to cut a batch in four.
+
+    Big tasks amortise the per-task costs (a message, a Redis round trip, a vectorised
+    pass); four or more let every worker process share a batch. Tasks of fewer than
+    :data:`MIN_SHARE` jobs are not worth cutting a batch for.
+    """
+    return min(int(current_app.config["BATCH_CHUNK"]), max(MIN_SHARE, math.ceil(total / 4)))
 
 
 # --- reading ----------------------------------------------------------------------------

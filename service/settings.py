@@ -65,8 +65,9 @@ ENVIRONMENT: dict[str, str] = {
     "PATHGRAD_MAX_BATCH_BODY": "Largest POST /v1/batches body in bytes; larger is refused "
     "with 413 (100,000 seed-sized jobs take about 35 MB). Default 67108864 (64 MiB).",
     "PATHGRAD_MAX_BATCH_JOBS": "Most jobs in one batch. Default 100000.",
-    "PATHGRAD_BATCH_CHUNK": "Most jobs a worker analyses in one task (with analyze_many). "
-    "Default 500.",
+    "PATHGRAD_BATCH_CHUNK": "Most jobs a worker analyses in one task (with analyze_many); "
+    "a batch is cut into at least four tasks (of 250 jobs or more) so every worker shares "
+    "it. Default 2000.",
     "PATHGRAD_BATCH_WAIT": "Default ?timeout= of GET /v1/batches/{id}/results: seconds the "
     "stream waits for unfinished lines before it ends. Default 300.",
     "PATHGRAD_MAX_BATCH_WAIT": "Cap in seconds on that ?timeout=. Default 3600.",
@@ -89,7 +90,7 @@ DEFAULTS: dict[str, Any] = {
     "API_KEYS": "",
     "MAX_BATCH_BODY": 64 << 20,
     "MAX_BATCH_JOBS": 100_000,
-    "BATCH_CHUNK": 500,
+    "BATCH_CHUNK": 2000,
     "BATCH_WAIT": 300.0,
     "MAX_BATCH_WAIT": 3600.0,
 }

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service import create_app
+from service.batches import MIN_SHARE, chunk_size
 from service.models import Batch, BatchLine
 from worker.engine import analyze
 
@@ -277,3 +278,13 @@ def test_whole_body_problems(redis_url: str, queue: str) -> None:
     large = client.post("/v1/batches", data=_ndjson([job] * 20), content_type=NDJSON)
     assert large.status_code == 413
     assert large.get_json()["limit"] == 5000
+
+
+def test_a_batch_is_cut_into_tasks_every_worker_can_share(app: Flask) -> None:
+    with app.app_context():
+        assert app.config["BATCH_CHUNK"] == 2000
+        assert chunk_size(100_000) == 2000  # capped: 50 tasks
+        assert chunk_size(4000) == 1000  # four tasks
+        assert chunk_size(10) == MIN_SHARE  # one task: too small to cut
+        app.config["BATCH_CHUNK"] = 4
+        assert chunk_size(4000) == 4  # the setting always caps it
