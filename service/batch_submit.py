@@ -22,7 +22,7 @@ from worker import engine
 from worker.batch_store import REFUSED, BatchStore
 from worker.batch_tasks import run_chunk
 from worker.engine.analysis import check_path_limit
-from worker.engine.batch import parse_batches, stack
+from worker.engine.batch import Batch, pack, parse_batches, stack, take
 from worker.engine.errors import PathgradError
 from worker.jsoncodec import dumpb, dumps, loads
 from worker.store import content_keys
@@ -46,8 +46,9 @@ _JOB_FIELDS = frozenset({"network", "options"})
 # Most (parameters + suffix paths) summed over a chunk: big networks go fewer a task.
 CHUNK_COST = 2_000_000
 
-# (line indices in the slice, their content hashes, options, cost of one network)
-Group = tuple[list[int], list[str], dict[str, Any], int]
+# (line indices in the slice, their content hashes, options, cost of one network, and
+# the parsed networks: row k of the batch is line indices[k])
+Group = tuple[list[int], list[str], dict[str, Any], int, Batch]
 
 
 def job_bodies() -> list[Any]:
@@ -97,6 +98,7 @@ class _Chunk:
     options: dict[str, Any]
     keys: list[str] = field(default_factory=list)
     specs: list[Any] = field(default_factory=list)
+    rows: list[tuple[Batch, int]] = field(default_factory=list)  # each key's parsed network
     cost: int = 0
 
     def __repr__(self) -> str:
@@ -132,14 +134,15 @@ class Submission:
     def _add_slice(self, bodies: Sequence[Any]) -> None:
         entries = [""] * len(bodies)
         lines: dict[str, int] = {}
-        first: dict[str, tuple[int, dict[str, Any], int]] = {}  # new hash: line, options, cost
-        for indices, keys, options, cost in self._valid_groups(bodies, entries):
+        # new hash: its line, options, cost and parsed network (batch, row)
+        first: dict[str, tuple[int, dict[str, Any], int, Batch, int]] = {}
+        for indices, keys, options, cost, batch in self._valid_groups(bodies, entries):
             options = self._options.setdefault(json.dumps(options, sort_keys=True), options)
-            for index, key in zip(indices, keys, strict=True):
+            for row, (index, key) in enumerate(zip(indices, keys, strict=True)):
                 entries[index] = key
                 lines[key] = lines.get(key, 0) + 1
                 if key not in self._seen and key not in first:
-                    first[key] = (index, options, cost)
+                    first[key] = (index, options, cost, batch, row)
         new = sorted(first, key=lambda key: first[key][0])
         hits = self.batches.add_lines(self.batch_id, entries, new=new, lines=lines)
         self._seen.update(new)
@@ -148,23 +151,31 @@ class Submission:
         self.succeeded += sum(count for key, count in lines.items() if key in self._cached)
         for key, hit in zip(new, hits, strict=True):
             if not hit:
-                index, options, cost = first[key]
-                self._queue(key, bodies[index]["network"], options, cost)
+                index, options, cost, batch, row = first[key]
+                self._queue(key, bodies[index]["network"], (batch, row), options, cost)
 
-    def _queue(self, key: str, spec: Any, options: dict[str, Any], cost: int) -> None:
+    def _queue(self, key: str, spec: Any, parsed: tuple[Batch, int], options: dict[str, Any],
+               cost: int) -> None:
         chunk = self._chunks.setdefault(id(options), _Chunk(options))
         chunk.keys.append(key)
         chunk.specs.append(spec)
+        chunk.rows.append(parsed)
         chunk.cost += cost
         if len(chunk.keys) >= self.chunk_size or chunk.cost >= CHUNK_COST:
             self._send(self._chunks.pop(id(options)))
 
     def _send(self, chunk: _Chunk) -> None:
         # The networks go through Redis, not the message: kombu would encode them
-        # as JSON, then base64, and the worker's main process decode them again.
-        key = self.batches.save_chunk(self.batch_id, self._sent, dumpb(chunk.specs))
+        # as JSON, then base64, and the worker's main process decode them again. Float
+        # networks go as the arrays parsed here (the worker neither parses nor checks
+        # them again); exact ones, whose numbers are fractions, as their JSON.
+        if any(batch.exact for batch, _ in chunk.rows):
+            keys, data = chunk.keys, dumpb(chunk.specs)
+        else:
+            keys, data = _packed(chunk)
+        key = self.batches.save_chunk(self.batch_id, self._sent, data)
         self._sent += 1
-        run_chunk.apply_async(args=[self.batch_id, chunk.options, chunk.keys, key])
+        run_chunk.apply_async(args=[self.batch_id, chunk.options, keys, key])
 
     def _valid_groups(self, bodies: Sequence[Any], entries: list[str]) -> Iterator[Group]:
         """Yield the valid lines a group at a time; write refused lines' problems to entries."""
@@ -189,6 +200,17 @@ class Submission:
                 yield from _one_by_one(bodies, members, entries)
 
 
+def _packed(chunk: _Chunk) -> tuple[list[str], bytes]:
+    """A chunk's networks as packed batches, and its keys in the packed order."""
+    rows: dict[int, tuple[Batch, list[int], list[str]]] = {}
+    for key, (batch, row) in zip(chunk.keys, chunk.rows, strict=True):
+        _, picked, keys = rows.setdefault(id(batch), (batch, [], []))
+        picked.append(row)
+        keys.append(key)
+    ordered = [key for _, _, keys in rows.values() for key in keys]
+    return ordered, pack([take(batch, picked) for batch, picked, _ in rows.values()])
+
+
 def _plain_outline(body: Any) -> bool:
     """Whether a job body is ``{"network": {...}, "options"?: {...}}`` and nothing else.
 
@@ -210,8 +232,8 @@ def _group(bodies: Sequence[Any], members: list[int]) -> Iterator[Group]:
     for positions, batch in parse_batches([bodies[i]["network"] for i in members],
                                           exact=options.exact):
         cost = check_path_limit(batch.layers, options) + _parameters(batch.layers)
-        keys = content_keys(batch, settings, engine.ENGINE_VERSION)
-        found.append(([members[p] for p in positions], keys, settings, cost))
+        keys = _keys_of(batch, settings)
+        found.append(([members[p] for p in positions], keys, settings, cost, batch))
     yield from found  # only once every shape of the group has passed
 
 
@@ -224,8 +246,13 @@ def _one_by_one(bodies: Sequence[Any], members: list[int], entries: list[str]) -
             continue
         settings = options.to_dict()
         cost = check_path_limit(network.layers, options) + _parameters(network.layers)
-        keys = content_keys(stack([network]), settings, engine.ENGINE_VERSION)
-        yield [index], keys, settings, cost
+        batch = stack([network])
+        yield [index], _keys_of(batch, settings), settings, cost, batch
+
+
+def _keys_of(batch: Batch, settings: dict[str, Any]) -> list[str]:
+    """The content hashes of a batch's networks under these options."""
+    return content_keys(batch, settings, engine.ENGINE_VERSION)
 
 
 def _parameters(layers: tuple[int, ...]) -> int:

@@ -2,10 +2,12 @@
 
 The API keeps each chunk's distinct networks (one content hash each, all with the
 same options) in Redis and sends their hashes; the batch store counts the lines that
-share each hash. A network whose
-analysis raises fails only itself: when ``analyze_many`` raises for the chunk, the
-chunk is analysed again one network at a time. Outcomes are recorded once per hash
-(:meth:`BatchStore.finish`), so a redelivered chunk changes nothing.
+share each hash. Float networks come as the arrays the API parsed
+(:func:`worker.engine.batch.pack`), exact ones as their JSON specs; both are analysed
+exactly as ``analyze_many`` analyses the specs. A network whose analysis raises fails
+only itself: when the chunk's analysis raises, it is analysed again one network at a
+time. Outcomes are recorded once per hash (:meth:`BatchStore.finish`), so a
+redelivered chunk changes nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from celery.signals import task_failure
 
 from . import engine
 from .batch_store import BatchStore, collector_paused
+from .engine.analysis import analyze_batches
+from .engine.batch import PACKED, Batch, take, unpack
 from .engine.errors import AgreementError, PathgradError
+from .engine.spec import Options, parse_options
 from .jsoncodec import loads
 from .problems import (
     disagreement_problem,
@@ -29,7 +34,7 @@ from .problems import (
 )
 from .tasks import task_store
 
-__all__ = ["analyze_chunk", "run_chunk"]
+__all__ = ["analyze_chunk", "analyze_packed", "run_chunk"]
 
 Outcome = tuple[dict[str, Any] | None, dict[str, Any] | None]
 
@@ -56,7 +61,8 @@ def run_chunk(batch_id: str, options: dict[str, Any], keys: list[str], chunk: st
         return
     with collector_paused():
         try:
-            outcomes = analyze_chunk(loads(specs), options)
+            outcomes = (analyze_packed(unpack(specs), options) if specs.startswith(PACKED)
+                        else analyze_chunk(loads(specs), options))
         except SoftTimeLimitExceeded:
             limit = float(current_app.conf.task_soft_time_limit or 0)
             outcomes = [(None, {"error": time_limit_problem(limit)})] * len(keys)
@@ -76,6 +82,33 @@ def analyze_chunk(specs: list[dict[str, Any]], options: dict[str, Any]) -> list[
     except PathgradError:
         return [_analyze_one(spec, options) for spec in specs]
     return [_checked(result) for result in results]
+
+
+def analyze_packed(batches: list[Batch], options: dict[str, Any]) -> list[Outcome]:
+    """:func:`analyze_chunk` for networks the API has parsed already (packed batches).
+
+    Each network's outcome is what ``analyze_many`` (or, when a network of the batch
+    fails, ``analyze`` of that network alone) gives its spec.
+    """
+    parsed = parse_options(options)
+    outcomes: list[Outcome] = []
+    for batch in batches:
+        try:
+            results = analyze_batches([(list(range(batch.size)), batch)], batch.size, parsed)
+        except PathgradError:
+            outcomes += [_analyze_alone(take(batch, [row]), parsed) for row in range(batch.size)]
+        else:
+            outcomes += [_checked(result) for result in results]
+    return outcomes
+
+
+def _analyze_alone(batch: Batch, options: Options) -> Outcome:
+    try:
+        return _checked(analyze_batches([([0], batch)], 1, options)[0])
+    except AgreementError as exc:
+        return None, {"error": problem_of(exc), "result": exc.result}
+    except PathgradError as exc:
+        return None, {"error": problem_of(exc)}
 
 
 def _analyze_one(spec: dict[str, Any], options: dict[str, Any]) -> Outcome:

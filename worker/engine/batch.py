@@ -8,6 +8,8 @@ fast check finds a problem is each spec parsed on its own, to name the field.
 from __future__ import annotations
 
 import copy
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -27,9 +29,12 @@ from .spec import (
     parse_spec,
 )
 
-__all__ = ["Batch", "parse_batches", "prefixed", "stack"]
+__all__ = ["PACKED", "Batch", "pack", "parse_batches", "prefixed", "stack", "take", "unpack"]
 
 Array = npt.NDArray[Any]
+
+#: What packed batches (:func:`pack`) start with.
+PACKED = b"pathgrad-batches/1\n"
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,6 +92,83 @@ def stack(networks: Sequence[Network]) -> Batch:
         loss=first.loss,
         exact=first.exact,
     )
+
+
+def take(batch: Batch, rows: Sequence[int]) -> Batch:
+    """Return the networks ``rows`` of a batch as a batch of their own, in that order."""
+    index = np.asarray(rows, dtype=np.intp)
+    return Batch(layers=batch.layers, weights=[w[index] for w in batch.weights],
+                 biases=[b[index] for b in batch.biases], activations=batch.activations,
+                 input=batch.input[index], target=batch.target[index], loss=batch.loss,
+                 exact=batch.exact)
+
+
+def pack(batches: Sequence[Batch]) -> bytes:
+    """Serialise float64 batches: a marker, a JSON header line, then every number.
+
+    For passing parsed networks between processes without JSON: the numbers go as
+    raw little-endian float64 (no text to format, parse and validate again), one
+    (B, width) matrix per batch: weights, biases, input, target, row-major.
+
+    Raises
+    ------
+    ValueError
+        For an exact batch (its numbers are fractions, not float64).
+    """
+    if any(batch.exact for batch in batches):
+        raise ValueError("exact batches cannot be packed: their numbers are fractions")
+    header = [{"layers": list(b.layers), "activations": list(b.activations), "loss": b.loss,
+               "size": b.size} for b in batches]
+    parts = [PACKED, json.dumps(header).encode(), b"\n"]
+    for batch in batches:
+        columns = [a.reshape(batch.size, -1) for a in _fields(batch)]
+        parts.append(np.concatenate(columns, axis=1).astype("<f8", copy=False).tobytes())
+    return b"".join(parts)
+
+
+def unpack(data: bytes) -> list[Batch]:
+    """Read what :func:`pack` wrote.
+
+    Raises
+    ------
+    ValueError
+        When ``data`` is not such a serialisation or is cut short.
+    """
+    if not data.startswith(PACKED):
+        raise ValueError("not packed batches")
+    end = data.index(b"\n", len(PACKED))
+    offset, batches = end + 1, []
+    for group in json.loads(data[len(PACKED):end]):
+        layers, size = tuple(int(n) for n in group["layers"]), int(group["size"])
+        shapes = _shapes(layers)
+        width = sum(math.prod(shape) for shape in shapes)
+        matrix = np.frombuffer(data, dtype="<f8", count=size * width, offset=offset)
+        matrix = matrix.astype(np.float64).reshape(size, width)
+        offset += matrix.nbytes
+        arrays, start = [], 0
+        for shape in shapes:
+            stop = start + math.prod(shape)
+            arrays.append(matrix[:, start:stop].reshape(size, *shape))
+            start = stop
+        depth = len(layers) - 1
+        batches.append(Batch(
+            layers=layers, weights=arrays[:depth], biases=arrays[depth:2 * depth],
+            activations=tuple(group["activations"]), input=arrays[-2], target=arrays[-1],
+            loss=str(group["loss"]), exact=False))
+    if offset != len(data):
+        raise ValueError("packed batches: the numbers do not match the header")
+    return batches
+
+
+def _fields(batch: Batch) -> list[Array]:
+    return [*batch.weights, *batch.biases, batch.input, batch.target]
+
+
+def _shapes(layers: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Shapes of one network's fields, in :func:`_fields` order."""
+    pairs = list(zip(layers[:-1], layers[1:], strict=True))
+    shapes: list[tuple[int, ...]] = [(n, m) for m, n in pairs]
+    return shapes + [(n,) for _, n in pairs] + [(layers[0],), (layers[-1],)]
 
 
 def parse_batches(
