@@ -68,7 +68,7 @@ def get_job(job_id: str) -> Response:
         raise _unknown_job(job_id)
     body = _job_body(store, record, result)
     if record["status"] == "succeeded":
-        recent.put(job_id, record["owner"], body)
+        recent.put(job_id, record.get("owner"), body)
     return _json_response(body)
 
 

@@ -130,6 +130,16 @@ def test_an_ndjson_line_is_one_job_even_when_it_would_join_its_neighbours(
     assert lines[1]["error"] == single.get_json() and single.status_code in (400, 422)
 
 
+def test_two_broken_ndjson_lines_do_not_combine_into_jobs(client: FlaskClient) -> None:
+    good = json.dumps({"network": unique_seed(22.0)})
+    # Joined with commas these two would read as one job and one list of jobs.
+    body = "\n".join([good, good[:-1] + '},[{"network": 1}', '{"network": 2}]', good])
+    batch = client.post("/v1/batches", data=body.encode(), content_type=NDJSON).get_json()
+    assert batch["total"] == 4
+    statuses = [line["status"] for line in _results(client, batch["id"])]
+    assert statuses == ["succeeded", "failed", "failed", "succeeded"]
+
+
 def test_results_come_in_submission_order_with_per_line_options_and_shapes(
     client: FlaskClient
 ) -> None:
