@@ -19,7 +19,7 @@ from worker.engine.exercises import EXERCISE_VERSION, parse_exercise
 from worker.exercise_tasks import draw_exercises, exercise_problem
 from worker.store import Store
 
-from .jobs import json_body, on_demand, once
+from .jobs import json_body, on_demand
 from .models import ExerciseRequest
 from .problems import ProblemError
 
@@ -42,6 +42,5 @@ def create() -> dict[str, Any]:
     page_key = store.page_key("exercises", {"request": canonical, "engine": engine.ENGINE_VERSION,
                                             "exercise": EXERCISE_VERSION})
 
-    return on_demand(store, page_key,
-                     lambda: once(store, page_key, draw_exercises, [page_key, canonical]))
+    return on_demand(store, page_key, draw_exercises, [page_key, canonical])
 

@@ -21,7 +21,7 @@ from worker.grading_tasks import grade as grade_task
 from worker.store import Store, content_hash
 
 from .grade_formats import MEDIA_TYPES, gradescope, junit
-from .jobs import json_body, on_demand, once
+from .jobs import json_body, on_demand
 from .models import GradeQuery, GradeRequest
 from .validation import job_options
 
@@ -53,7 +53,7 @@ def grade() -> Any:
     job = {"network": canonical, "options": settings, "answers": answers,
            "tolerance": tolerance, "points": points}
 
-    grading = on_demand(store, page_key, lambda: once(store, page_key, grade_task, [page_key, job]))
+    grading = on_demand(store, page_key, grade_task, [page_key, job])
     if fmt == "junit":
         return Response(junit(grading), mimetype=MEDIA_TYPES["junit"])
     return gradescope(grading) if fmt == "gradescope" else grading

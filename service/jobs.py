@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
@@ -21,7 +20,7 @@ from .recent import RecentJobs
 from .validation import invalid, parse_json, validate_job
 from .waiters import Waiters
 
-__all__ = ["bp", "json_body", "on_demand", "once", "short", "waiters"]
+__all__ = ["bp", "json_body", "on_demand", "short", "waiters"]
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
@@ -84,7 +83,7 @@ def paths(job_id: str, name: str) -> dict[str, Any]:
     what = {"paths": name, "order": query.order, "limit": query.limit, "cursor": query.cursor}
     page_key = store.page_key(key, what)
     args = [page_key, key, name, query.order, query.limit, query.cursor]
-    return on_demand(store, page_key, lambda: once(store, page_key, tasks.path_page, args))
+    return on_demand(store, page_key, tasks.path_page, args)
 
 
 @bp.get("/<job_id>/weights/<name>/formula")
@@ -93,9 +92,7 @@ def formula(job_id: str, name: str) -> dict[str, Any]:
     store = _store()
     key = _weight_input(store, job_id, name)
     page_key = store.page_key(key, {"formula": name})
-    return on_demand(
-        store, page_key, lambda: once(store, page_key, tasks.formula, [page_key, key, name])
-    )
+    return on_demand(store, page_key, tasks.formula, [page_key, key, name])
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -226,14 +223,17 @@ def _weight_input(store: Store, job_id: str, name: str) -> str:
     return str(record["key"])
 
 
-def once(store: Store, page_key: str, task: Any, args: list[Any]) -> None:
-    """Send ``task`` for a page unless one is already computing it (many may ask at once)."""
-    if store.claim(page_key, task.name) is None:
-        task.apply_async(args=args)
+def on_demand(store: Store, page_key: str, task: Any, args: list[Any]) -> dict[str, Any]:
+    """Return a cached page, or have a worker compute it and wait (bounded) for it.
 
+    ``task`` is sent with ``args`` unless one is already computing the page: many
+    clients may ask for the same page at once.
+    """
 
-def on_demand(store: Store, page_key: str, send: Callable[[], object]) -> dict[str, Any]:
-    """Return a cached page, or have a worker compute it and wait (bounded) for it."""
+    def send() -> None:
+        if store.claim(page_key, task.name) is None:
+            task.apply_async(args=args)
+
     page = store.page(page_key)
     if page is None:
         with waiters().slot() as may_wait:

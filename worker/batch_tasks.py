@@ -12,6 +12,7 @@ redelivered chunk changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from celery import current_app, shared_task
@@ -103,17 +104,17 @@ def analyze_packed(batches: list[Batch], options: dict[str, Any]) -> list[Outcom
 
 
 def _analyze_alone(batch: Batch, options: Options) -> Outcome:
-    try:
-        return _checked(analyze_batches([([0], batch)], 1, options)[0])
-    except AgreementError as exc:
-        return None, {"error": problem_of(exc), "result": exc.result}
-    except PathgradError as exc:
-        return None, {"error": problem_of(exc)}
+    return _outcome(lambda: analyze_batches([([0], batch)], 1, options)[0])
 
 
 def _analyze_one(spec: dict[str, Any], options: dict[str, Any]) -> Outcome:
+    return _outcome(lambda: engine.analyze(spec, **options))
+
+
+def _outcome(analyze: Callable[[], dict[str, Any]]) -> Outcome:
+    """The outcome of analysing one network: its result, or the problem it raised."""
     try:
-        return _checked(engine.analyze(spec, **options))
+        return _checked(analyze())
     except AgreementError as exc:
         return None, {"error": problem_of(exc), "result": exc.result}
     except PathgradError as exc:

@@ -31,6 +31,7 @@ __all__ = [
     "analyze_batch",
     "analyze_batches",
     "check_path_limit",
+    "enumeration_limit",
 ]
 
 Array = npt.NDArray[Any]
@@ -52,9 +53,8 @@ def check_path_limit(layers: tuple[int, ...], options: Options) -> int:
     count = suffix_path_count(layers)
     if not options.path_sum:
         return count
-    limit = min(options.max_paths, EXACT_MAX_PATHS) if options.exact else options.max_paths
+    limit, which = enumeration_limit(options)
     if count > limit:
-        which = "max_paths" if limit == options.max_paths else "the exact-arithmetic limit"
         raise PathLimitError(
             "layers",
             f"the network has {count} paths to enumerate, over {which} ({limit}); "
@@ -63,6 +63,17 @@ def check_path_limit(layers: tuple[int, ...], options: Options) -> int:
             limit=limit,
         )
     return count
+
+
+def enumeration_limit(options: Options) -> tuple[int, str]:
+    """Return the most paths these options let one enumerate, and the limit's name.
+
+    Exact arithmetic keeps its own, lower limit (:data:`EXACT_MAX_PATHS`);
+    ``max_paths`` can lower it further.
+    """
+    if options.exact and EXACT_MAX_PATHS < options.max_paths:
+        return EXACT_MAX_PATHS, "the exact-arithmetic limit"
+    return options.max_paths, "max_paths"
 
 
 def _check_fd_size(layers: tuple[int, ...], options: Options) -> None:

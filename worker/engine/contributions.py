@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .analysis import EXACT_MAX_PATHS
+from .analysis import enumeration_limit
 from .backprop import deltas
 from .batch import stack
 from .errors import OptionError, PathLimitError
@@ -123,11 +123,10 @@ def _check_limit(limit: int | None) -> int:
 
 
 def _check_path_limit(weight: str, total: int, options: Options) -> None:
-    limit = min(options.max_paths, EXACT_MAX_PATHS) if options.exact else options.max_paths
+    limit, which = enumeration_limit(options)
     if total > limit:
-        which = f"max_paths={limit}" if limit == options.max_paths \
-            else f"the exact-arithmetic limit ({limit})"
-        raise PathLimitError("weight", f"{weight} has {total} paths, over the limit {which}",
+        shown = f"max_paths={limit}" if which == "max_paths" else f"{which} ({limit})"
+        raise PathLimitError("weight", f"{weight} has {total} paths, over the limit {shown}",
                              paths=total, limit=limit)
 
 

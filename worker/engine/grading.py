@@ -45,6 +45,7 @@ from .spec import (
     Names,
     Network,
     as_float,
+    brief,
     is_finite_number,
     parse_fraction,
     parse_options,
@@ -107,7 +108,7 @@ def parse_tolerance(tolerance: Mapping[str, Any] | Tolerance | None) -> Toleranc
             values[key] = float(value)
             continue
         raise GradingError(f"tolerance.{key}",
-                           f"expected a finite number >= 0, got {_show(value)}")
+                           f"expected a finite number >= 0, got {brief(value)}")
     return Tolerance(**values)
 
 
@@ -128,7 +129,7 @@ def parse_points(points: Mapping[str, Any] | None) -> dict[str, float]:
     for name, value in points.items():
         if not (is_finite_number(value) and 0 <= value <= MAX_POINTS):
             raise GradingError(f"points.{name}",
-                               f"expected a number from 0 to {MAX_POINTS:g}, got {_show(value)}")
+                               f"expected a number from 0 to {MAX_POINTS:g}, got {brief(value)}")
         parsed[str(name)] = float(value)
     return parsed
 
@@ -459,11 +460,6 @@ def _echo(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     return str(value)
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _suggest(name: str) -> str | None:

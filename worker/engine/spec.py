@@ -33,10 +33,11 @@ __all__ = [
     "SPEC_FIELDS",
     "SUBGRADIENTS",
     "as_float",
+    "brief",
     "check_activation",
+    "check_layers",
     "is_finite_number",
     "parse_fraction",
-    "check_layers",
     "parse_options",
     "parse_spec",
 ]
@@ -227,7 +228,7 @@ class Names:
         if number is None or not 1 <= number <= self.weight_count:
             raise UnknownWeightError(
                 "weight",
-                f"expected a weight name W1..W{self.weight_count}, got {_show(weight)}",
+                f"expected a weight name W1..W{self.weight_count}, got {brief(weight)}",
             )
         index = number - 1
         for l, offset in reversed(list(enumerate(self.weight_offsets, start=1))):
@@ -285,13 +286,13 @@ def parse_options(options: Mapping[str, Any] | None = None) -> Options:
         value = options["max_paths"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise OptionError("options.max_paths",
-                              f"expected a positive integer, got {_show(value)}")
+                              f"expected a positive integer, got {brief(value)}")
     for key in ("rtol", "atol"):
         if key in options:
             value = options[key]
             if not is_finite_number(value) or value < 0:
                 raise OptionError(
-                    f"options.{key}", f"expected a finite number >= 0, got {_show(value)}"
+                    f"options.{key}", f"expected a finite number >= 0, got {brief(value)}"
                 )
             options[key] = float(value)
     return Options(**options)
@@ -383,7 +384,7 @@ def parse_spec(spec: Any, *, exact: bool = False) -> Network:
 def check_layers(layers: Any) -> tuple[int, ...]:
     if not isinstance(layers, list) or len(layers) < 2:
         raise SpecError(
-            "layers", f"expected a list of at least 2 layer sizes (n0 ... nL), got {_show(layers)}"
+            "layers", f"expected a list of at least 2 layer sizes (n0 ... nL), got {brief(layers)}"
         )
     if len(layers) > MAX_DEPTH + 1:
         raise SpecError("layers", f"expected at most {MAX_DEPTH + 1} layers, got {len(layers)}")
@@ -392,7 +393,7 @@ def check_layers(layers: Any) -> tuple[int, ...]:
                 or not 1 <= size <= MAX_LAYER_SIZE:
             raise SpecError(
                 f"layers[{index}]",
-                f"expected an integer from 1 to {MAX_LAYER_SIZE}, got {_show(size)}",
+                f"expected an integer from 1 to {MAX_LAYER_SIZE}, got {brief(size)}",
             )
     return tuple(int(size) for size in layers)
 
@@ -528,7 +529,7 @@ def _exact_number(value: Any, field: str) -> Fraction:
         except ValueError as error:
             raise SpecError(
                 field, f"expected an exact number such as \"3\", \"-0.25\" or \"1/3\", "
-                f"got {_show(value)}{_reason(error)}") from None
+                f"got {brief(value)}{_reason(error)}") from None
     raise SpecError(field, f"expected a number or a numeric string, got {_kind(value)}")
 
 
@@ -551,20 +552,23 @@ def parse_fraction(text: str) -> Fraction:
     """
     text = text.strip()
     if len(text) > MAX_EXACT_CHARS:
-        raise ValueError(f"longer than {MAX_EXACT_CHARS} characters")
+        raise _Unusable(f"longer than {MAX_EXACT_CHARS} characters")
     exponent = _EXPONENT.search(text)
     if exponent is not None and abs(int(exponent.group(1))) > MAX_EXACT_EXPONENT:
-        raise ValueError(f"exponent beyond ±{MAX_EXACT_EXPONENT}")
+        raise _Unusable(f"exponent beyond ±{MAX_EXACT_EXPONENT}")
     try:
         return Fraction(text)
     except ZeroDivisionError:
-        raise ValueError("division by zero") from None
+        raise _Unusable("division by zero") from None
+
+
+class _Unusable(ValueError):
+    """A number :func:`parse_fraction` reads but refuses; its message says why."""
 
 
 def _reason(error: ValueError) -> str:
-    """`` (why)`` for a size limit; nothing for text that is simply not a number."""
-    text = str(error)
-    return f" ({text})" if text.startswith(("longer", "exponent", "division")) else ""
+    """`` (why)`` for a number refused; nothing for text that is simply not a number."""
+    return f" ({error})" if isinstance(error, _Unusable) else ""
 
 
 def is_finite_number(value: Any) -> bool:
@@ -605,6 +609,7 @@ def _kind(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _show(value: Any) -> str:
+def brief(value: Any) -> str:
+    """``repr(value)``, cut to 40 characters: what an error message may echo of an input."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
