@@ -77,4 +77,10 @@ def _store_settings(app: Flask) -> dict[str, Any]:
         "job_ttl": int(app.config["JOB_TTL"]),
         "cache_ttl": int(app.config["CACHE_TTL"]),
         "inflight_ttl": int(app.config["HARD_TIME_LIMIT"]) + VISIBILITY_MARGIN,
+        "retry_seconds": float(app.config["REDIS_RETRY"]),
+        "running_lease": int(app.config["HARD_TIME_LIMIT"]) + VISIBILITY_MARGIN,
+        "queued_lease": float(app.config["QUEUED_LEASE"]),
+        "max_attempts": int(app.config["MAX_ATTEMPTS"]),
+        "sweep_interval": float(app.config["SWEEP_INTERVAL"]),
+        "queue": str(app.config["QUEUE"]),
     }

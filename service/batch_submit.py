@@ -15,17 +15,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from pydantic import ValidationError
 
 from worker import engine
-from worker.batch_store import REFUSED, BatchStore
+from worker.batch_store import REFUSED, BatchStore, chunk_member
 from worker.batch_tasks import run_chunk
-from worker.engine.analysis import check_path_limit
+from worker.engine.analysis import check_limits
 from worker.engine.batch import Batch, pack, parse_batches, stack, take
 from worker.engine.errors import PathgradError
 from worker.jsoncodec import dumpb, dumps, loads
-from worker.store import content_keys
+from worker.store import content_keys, task_id
 
 from .jobs import json_body
 from .models import JobRequest
@@ -113,6 +113,7 @@ class Submission:
         self._chunks: dict[int, _Chunk] = {}  # open chunk per options object
         self._options: dict[str, dict[str, Any]] = {}  # one object per distinct options
         self._sent = 0
+        self._slices = 0
 
     def __repr__(self) -> str:
         return f"Submission({self.batch_id!r}, succeeded={self.succeeded}, failed={self.failed})"
@@ -138,7 +139,8 @@ class Submission:
                 if key not in self._seen and key not in first:
                     first[key] = (index, options, cost, batch, row)
         new = sorted(first, key=lambda key: first[key][0])
-        hits = self.batches.add_lines(self.batch_id, entries, new=new, lines=lines)
+        hits = self.batches.add_lines(self.batch_id, self._slices, entries, new=new, lines=lines)
+        self._slices += 1
         self._seen.update(new)
         self._cached.update(key for key, hit in zip(new, hits, strict=True) if hit)
         self.failed += sum(1 for entry in entries if entry.startswith(REFUSED))
@@ -167,9 +169,11 @@ class Submission:
             keys, data = chunk.keys, dumpb(chunk.specs)
         else:
             keys, data = _packed(chunk)
-        key = self.batches.save_chunk(self.batch_id, self._sent, data)
-        self._sent += 1
-        run_chunk.apply_async(args=[self.batch_id, chunk.options, keys, key])
+        number, self._sent = self._sent, self._sent + 1
+        self.batches.save_chunk(self.batch_id, number, data, options=chunk.options, keys=keys,
+                                lease=float(current_app.config["QUEUED_LEASE"]))
+        run_chunk.apply_async(args=[self.batch_id, number],
+                              task_id=task_id(chunk_member(self.batch_id, number), 1))
 
     def _valid_groups(self, bodies: Sequence[Any], entries: list[str]) -> Iterator[Group]:
         """Yield the valid lines a group at a time; write refused lines' problems to entries."""
@@ -225,7 +229,7 @@ def _group(bodies: Sequence[Any], members: list[int]) -> Iterator[Group]:
     found = []
     for positions, batch in parse_batches([bodies[i]["network"] for i in members],
                                           exact=options.exact):
-        cost = check_path_limit(batch.layers, options) + _parameters(batch.layers)
+        cost = check_limits(batch.layers, options) + _parameters(batch.layers)
         keys = _keys_of(batch, settings)
         found.append(([members[p] for p in positions], keys, settings, cost, batch))
     yield from found  # only once every shape of the group has passed
@@ -239,7 +243,7 @@ def _one_by_one(bodies: Sequence[Any], members: list[int], entries: list[str]) -
             entries[index] = REFUSED + dumps(problem_of_exception(exc))
             continue
         settings = options.to_dict()
-        cost = check_path_limit(network.layers, options) + _parameters(network.layers)
+        cost = check_limits(network.layers, options) + _parameters(network.layers)
         batch = stack([network])
         yield [index], _keys_of(batch, settings), settings, cost, batch
 

@@ -16,9 +16,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import redis
 from flask import Blueprint, Response, current_app, request, url_for
 
 from worker.batch_store import BatchStore, collector_paused
+from worker.jsoncodec import dumpb
 from worker.problems import problem
 from worker.store import PREFIX, Store
 
@@ -130,6 +132,28 @@ def _stream(
 def _lines(
     batches: BatchStore, batch_id: str, start: int, total: int, timeout: float
 ) -> Iterator[bytes]:
+    """The lines from ``start`` on; if Redis goes away, a last line saying where to read on.
+
+    The response has begun by then (status 200, NDJSON), so an error cannot become a
+    problem response: the stream ends with ``{"status": "interrupted", "next",
+    "error"}`` instead, where ``next`` is the ``?start=`` to read on from.
+    """
+    position = start
+    try:
+        for text, count in _windows(batches, batch_id, start, total, timeout):
+            yield text
+            position += count
+    except redis.RedisError as exc:
+        current_app.logger.warning("results stream of batch %s: Redis: %s", batch_id, exc)
+        error = problem(503, "Service Unavailable", f"the results stream lost Redis after "
+                        f"line {position}; read on with ?start={position}", slug="unavailable")
+        yield dumpb({"status": "interrupted", "next": position, "error": error}) + b"\n"
+
+
+def _windows(
+    batches: BatchStore, batch_id: str, start: int, total: int, timeout: float
+) -> Iterator[tuple[bytes, int]]:
+    """Yield (NDJSON, line count) of the finished lines, in order, waiting for the rest."""
     deadline = time.monotonic() + timeout
     pubsub = batches.redis.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(PREFIX + "done:batch:" + batch_id)  # before the first read: no lost wake-up
@@ -139,7 +163,7 @@ def _lines(
             stop = min(position + WINDOW, total)
             count, text = batches.window(batch_id, position, stop)
             if count:
-                yield text
+                yield text, count
                 position += count
             if position == stop:
                 continue

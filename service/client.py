@@ -44,6 +44,9 @@ FINISHED = ("succeeded", "failed")
 _COMPUTE_WAIT = 30.0
 # Polling of GET /v1/jobs/{id}: first delay, growth factor and ceiling (seconds).
 _POLL_FIRST, _POLL_GROWTH, _POLL_MAX = 0.05, 1.5, 1.0
+# Seconds a batch's results are retried while the server cannot read them (its Redis
+# restarting, the connection dropped), and the longest pause between tries.
+_OUTAGE_PATIENCE, _OUTAGE_MAX_DELAY = 120.0, 5.0
 # A 503 with Retry-After (workers busy) is retried this many times on a GET.
 _BUSY_RETRIES = 2
 _PROBLEM_TYPES = ("application/problem+json", "application/json")
@@ -366,27 +369,37 @@ class BatchResults(Iterator[dict[str, Any]]):
                 yield line
 
     def _one(self, batch_id: str, total: int) -> Iterator[dict[str, Any]]:
-        """Yield the lines of one batch, reconnecting after an idle, ended or dropped stream."""
+        """Yield the lines of one batch, reconnecting after an idle, ended or dropped stream.
+
+        While the server cannot reach its Redis (a restart), reading is retried with
+        backoff for up to :data:`_OUTAGE_PATIENCE` seconds before the error is raised.
+        """
         seen = 0
         complete = False  # the server said every line had finished before the last read
+        outage = _Outage()
         while seen < total:
             before = seen
             try:
                 for line in self._read(batch_id, skip=seen):
                     seen += 1
+                    outage.over()
                     yield line
-            except (RequestTimeout, ServerUnreachable):
-                # Still pending on the server, or the connection dropped: a status
-                # request tells which (it raises if the server or the batch is gone).
-                self._client.batch_status(batch_id)
+                if seen == total:
+                    break
+                status = self._client.batch_status(batch_id)
+            except (RequestTimeout, ServerUnreachable, _Interrupted) as exc:
+                outage.wait(exc)
                 continue
-            if seen == total:
-                break
+            except APIError as exc:
+                if exc.status != 503:
+                    raise
+                outage.wait(exc)
+                continue
             if complete and seen == before:
                 raise PathgradClientError(f"batch {batch_id}: the results stream ended "
                                           f"after {seen} of {total} lines")
             # The server's ?timeout= ran out while lines were unfinished: read on from here.
-            complete = self._client.batch_status(batch_id)["pending"] == 0
+            complete = status["pending"] == 0
 
     def _read(self, batch_id: str, skip: int) -> Iterator[dict[str, Any]]:
         """Yield the lines of one batch from line ``skip`` on (the server starts there)."""
@@ -396,8 +409,13 @@ class BatchResults(Iterator[dict[str, Any]]):
             try:
                 # chunk_size=None: hand over each chunk as it arrives, not 512 bytes later.
                 for raw in response.iter_lines(chunk_size=None):
-                    if raw:
-                        yield json.loads(raw)
+                    if not raw:
+                        continue
+                    line = json.loads(raw)
+                    if line.get("status") == "interrupted":
+                        # The server lost its Redis mid-stream and said so: read on later.
+                        raise _Interrupted(str((line.get("error") or {}).get("detail")))
+                    yield line
             except requests.ConnectionError as exc:  # includes a read timeout mid-stream
                 raise ServerUnreachable(f"batch {batch_id}: {_reason(exc)}") from exc
             except requests.RequestException as exc:
@@ -408,6 +426,34 @@ class BatchResults(Iterator[dict[str, Any]]):
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+class _Interrupted(PathgradClientError):
+    """A results stream that ended with the server's "interrupted" line."""
+
+
+class _Outage:
+    """Backoff while a server cannot serve a stream; gives up after :data:`_OUTAGE_PATIENCE`."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.delay = _POLL_FIRST
+
+    def __repr__(self) -> str:
+        return f"_Outage(since={self.since!r})"
+
+    def wait(self, error: PathgradClientError) -> None:
+        """Sleep before the next try; raise ``error`` once the outage has lasted too long."""
+        now = time.monotonic()
+        self.since = now if self.since is None else self.since
+        if now - self.since > _OUTAGE_PATIENCE:
+            raise error
+        time.sleep(self.delay)
+        self.delay = min(self.delay * 2, _OUTAGE_MAX_DELAY)
+
+    def over(self) -> None:
+        """The stream reads again: forget the outage."""
+        self.since, self.delay = None, _POLL_FIRST
 
 
 def _ndjson_line(item: Mapping[str, Any]) -> bytes:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from worker import engine
-from worker.engine.analysis import check_path_limit
+from worker.engine.analysis import check_limits
 from worker.engine.grading import check_answers, parse_points, parse_tolerance
 from worker.engine.spec import parse_spec
 from worker.grading_tasks import grade as grade_task
@@ -41,7 +41,7 @@ def grade() -> Any:
     GradeRequest.model_validate(body)
     options = job_options(body.get("options") or {})
     network = parse_spec(body["network"], exact=options.exact)
-    check_path_limit(network.layers, options)
+    check_limits(network.layers, options)
     answers = check_answers(body["answers"])
     tolerance = parse_tolerance(body.get("tolerance")).to_dict()
     points = parse_points(body.get("points"))

@@ -11,7 +11,7 @@ from worker.engine.batch import stack
 from worker.engine.spec import Names
 from worker.jsoncodec import dumpb
 from worker.problems import problem
-from worker.store import Store, content_keys
+from worker.store import Store, content_keys, task_id
 
 from .auth import owner, owns
 from .models import PathsQuery, WaitQuery
@@ -141,8 +141,10 @@ def _enqueue(
             store.release(key)
             store.claim(key, job_id)
     record = store.new_job(key, status="queued", job_id=job_id, owner=owner(),
-                           inputs=(network, options))
-    tasks.run_job.apply_async(args=[job_id])
+                           inputs=(network, options), lease=_config("QUEUED_LEASE"))
+    # Should the message be lost on its way (Redis gone between the record and the
+    # message), the job's lease runs out and the sweeper sends it (worker.sweeper).
+    tasks.run_job.apply_async(args=[job_id], task_id=task_id("job:" + job_id, 1))
     return record
 
 

@@ -58,6 +58,17 @@ ENVIRONMENT: dict[str, str] = {
     "PATHGRAD_HARD_TIME_LIMIT": "Seconds after which a task's process is killed if the "
     "soft limit could not stop it. Default 330.",
     "PATHGRAD_QUEUE": "Name of the Celery queue. Default pathgrad.",
+    "PATHGRAD_REDIS_RETRY": "Seconds a worker retries a Redis command that finds Redis "
+    "unreachable or loading (a restart), with backoff, before giving up on it; a job "
+    "whose result could not be written is then sent again by the sweeper. Default 120.",
+    "PATHGRAD_QUEUED_LEASE": "Seconds after which the sweeper looks at a job or batch "
+    "chunk that is still queued: if its task message is no longer in the queue (lost), "
+    "it is sent again. A running task's lease is its hard time limit plus 60 s. "
+    "Default 60.",
+    "PATHGRAD_MAX_ATTEMPTS": "Times a job or batch chunk is sent before the sweeper "
+    "fails it (a problem saying it was lost that often). Default 3.",
+    "PATHGRAD_SWEEP_INTERVAL": "Seconds between the sweeper's looks at expired leases "
+    "(one worker sweeps at a time). Default 5.",
     "PATHGRAD_API_KEYS": "API keys, comma-separated `name:key` pairs (the name owns what "
     "that key creates) or plain keys. Set: every route but /v1/health, /openapi.json and "
     "/docs needs `Authorization: Bearer <key>`, and jobs and batches are visible only to "
@@ -87,6 +98,10 @@ DEFAULTS: dict[str, Any] = {
     "SOFT_TIME_LIMIT": 300,
     "HARD_TIME_LIMIT": 330,
     "QUEUE": "pathgrad",
+    "REDIS_RETRY": 120.0,
+    "QUEUED_LEASE": 60.0,
+    "MAX_ATTEMPTS": 3,
+    "SWEEP_INTERVAL": 5.0,
     "API_KEYS": "",
     "MAX_BATCH_BODY": 64 << 20,
     "MAX_BATCH_JOBS": 100_000,

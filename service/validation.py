@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from pydantic import ValidationError
 
-from worker.engine.analysis import check_path_limit
+from worker.engine.analysis import check_limits
 from worker.engine.errors import PathgradError
 from worker.engine.spec import Network, Options, parse_options, parse_spec
 from worker.problems import problem, problem_of
@@ -33,7 +33,7 @@ def validate_job(body: Any) -> tuple[Network, Options]:
     # The engine validates the raw JSON: pydantic only checked its outline.
     options = job_options(body.get("options") or {})
     network = parse_spec(body["network"], exact=options.exact)
-    check_path_limit(network.layers, options)  # refused now, not after queueing
+    check_limits(network.layers, options)  # refused now, not after queueing
     return network, options
 
 

@@ -44,14 +44,18 @@ def queue() -> str:
 
 
 def start_worker(
-    redis_url: str, queue: str, extra_env: dict[str, str] | None = None, concurrency: int = 1
+    redis_url: str, queue: str, extra_env: dict[str, str] | None = None, concurrency: int = 1,
+    extra: list[str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``celery -A service.make_celery worker`` and wait until it is consuming."""
+    """Start ``celery -A service.make_celery worker`` and wait until it is consuming.
+
+    ``extra``: more worker arguments (``["-Q", "other"]`` consumes another queue).
+    """
     name = f"{queue}-{uuid.uuid4().hex[:6]}"
     env = {f"PATHGRAD_{key}": str(value) for key, value in TEST_SETTINGS.items()}
     env |= {"PATHGRAD_QUEUE": queue} | (extra_env or {})
     process = runner.start_worker(redis_url, concurrency, env=env, name=name,
-                                  extra=["--without-gossip", "--without-mingle"])
+                                  extra=["--without-gossip", "--without-mingle", *(extra or [])])
     app = create_app({"REDIS_URL": redis_url, "QUEUE": queue, "TESTING": True})
     runner.wait_for_worker(process, app.extensions["pathgrad_store"], name)
     return process

@@ -10,8 +10,11 @@ Keys (under the ``pathgrad:`` prefix, all kept ``JOB_TTL`` seconds)::
                                pathgrad:result:<hash>, or "!" + the JSON of its
                                failure ({"error": problem, "result"?: result})
     pathgrad:batch:<id>:count  hash: content hash -> how many lines refer to it
-    pathgrad:batch:<id>:chunk:<n>  the networks of chunk n (a JSON list), until a
-                               worker has analysed them
+    pathgrad:batch:<id>:chunk:<n>  the networks of chunk n (packed arrays or a JSON
+                               list), until a worker has analysed them
+    pathgrad:batch:<id>:task:<n>   chunk n's task: its options, content hashes, and how
+                               often it was sent; its lease is ``chunk:<id>:<n>`` in
+                               ``pathgrad:leases`` (see worker.sweeper)
 
 Results are not copied: a line refers to the shared, content-addressed result cache,
 so identical networks, in one batch or across batches and single jobs, share one
@@ -37,11 +40,11 @@ from typing import Any, cast
 
 import redis
 
-from .jsoncodec import dumpb
+from .jsoncodec import dumpb, loads
 from .problems import problem
-from .store import PREFIX, Store
+from .store import LEASES, PREFIX, Store
 
-__all__ = ["REFUSED", "BatchStore", "collector_paused"]
+__all__ = ["REFUSED", "BatchStore", "chunk_member", "collector_paused"]
 
 
 @contextmanager
@@ -61,6 +64,11 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def chunk_member(batch_id: str, number: int) -> str:
+    """The lease member of chunk ``number`` of a batch."""
+    return f"chunk:{batch_id}:{number}"
+
+
 #: A line entry or outcome that starts with this holds a problem, not a content hash.
 REFUSED = "!"
 
@@ -74,11 +82,16 @@ end
 
 # Add a slice of lines. KEYS: record, done, count, lines. ARGV: job TTL, cache TTL,
 # result prefix, refused lines, then newline-joined: the entries, the hashes new to
-# the batch, and "hash count" pairs. A new hash whose result is cached (its expiry
-# renewed) is done at once; a finished hash counts its lines now, any other adds
-# them to its count, which the worker counts when it finishes the hash.
-# Returns one "1" (cached) or "0" per new hash.
+# the batch, and "hash count" pairs; then the slice's number. A new hash whose result
+# is cached (its expiry renewed) is done at once; a finished hash counts its lines
+# now, any other adds them to its count, which the worker counts when it finishes the
+# hash. Returns one "1" (cached) or "0" per new hash. A slice is added once: run again
+# (a client retrying after a lost reply) it returns what it returned the first time.
 _ADD = _SPLIT + """
+local slice = tonumber(ARGV[8])
+if tonumber(redis.call('HGET', KEYS[1], 'slices') or '-1') >= slice then
+  return redis.call('HGET', KEYS[1], 'slice_hits')
+end
 local hits, fresh = {}, {}
 for i, key in ipairs(split(ARGV[6])) do
   if redis.call('EXPIRE', ARGV[3] .. key, ARGV[2]) == 1 then
@@ -115,6 +128,7 @@ end
 if succeeded > 0 then redis.call('HINCRBY', KEYS[1], 'succeeded', succeeded) end
 if failed > 0 then redis.call('HINCRBY', KEYS[1], 'failed', failed) end
 for i = 2, 4 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+redis.call('HSET', KEYS[1], 'slices', slice, 'slice_hits', table.concat(hits))
 return table.concat(hits)
 """
 
@@ -182,30 +196,57 @@ class BatchStore:
         return _typed(record)
 
     def add_lines(
-        self, batch_id: str, entries: Sequence[str], *, new: Sequence[str],
+        self, batch_id: str, number: int, entries: Sequence[str], *, new: Sequence[str],
         lines: Mapping[str, int],
     ) -> list[bool]:
-        """Append a slice's line entries and count them; return which ``new`` hashes are cached.
+        """Append slice ``number``'s line entries and count them; say which ``new`` are cached.
 
         ``new`` are the slice's hashes not seen earlier in the batch (their cached
         results count as done, their expiry renewed) and ``lines`` how many of the
         slice's lines refer to each hash. Call it before sending any of these hashes
-        to a worker.
+        to a worker, for slices 0, 1, 2, ... in order; a slice added again changes
+        nothing and gets the first answer.
         """
         refused = sum(1 for entry in entries if entry.startswith(REFUSED))
         counts = "\n".join(f"{key} {count}" for key, count in lines.items())
         hits = self._add(
             keys=[self._key(batch_id), *self._keys(batch_id)[1:], self._key(batch_id, ":lines")],
             args=[self.store.job_ttl, self.store.cache_ttl, PREFIX + "result:", refused,
-                  "\n".join(entries), "\n".join(new), counts],
+                  "\n".join(entries), "\n".join(new), counts, number],
         )
         return [hit == "1" for hit in str(hits or "")]
 
-    def save_chunk(self, batch_id: str, number: int, specs: bytes) -> str:
-        """Keep the networks of a chunk for its worker; return the key the task names."""
-        key = self._key(batch_id, f":chunk:{number}")
-        self.raw.set(key, specs, ex=self.store.job_ttl)
-        return key
+    def save_chunk(
+        self, batch_id: str, number: int, specs: bytes, *, options: Mapping[str, Any],
+        keys: Sequence[str], lease: float,
+    ) -> None:
+        """Keep chunk ``number``'s networks and task for its worker, with a lease on it.
+
+        ``keys`` are the networks' content hashes in the order of ``specs``.
+        """
+        task = {"options": dict(options), "keys": list(keys), "attempts": 1}
+        pipe = self.raw.pipeline(transaction=False)
+        pipe.set(self._key(batch_id, f":chunk:{number}"), specs, ex=self.store.job_ttl)
+        pipe.set(self._key(batch_id, f":task:{number}"), dumpb(task), ex=self.store.job_ttl)
+        self.store.lease(pipe, chunk_member(batch_id, number), lease)
+        pipe.execute()
+
+    def task(self, batch_id: str, number: int) -> dict[str, Any] | None:
+        """Return chunk ``number``'s task (options, keys, attempts), or None when gone."""
+        raw = self.raw.get(self._key(batch_id, f":task:{number}"))
+        return None if raw is None else dict(loads(cast(bytes, raw)))
+
+    def save_task(self, batch_id: str, number: int, task: Mapping[str, Any]) -> None:
+        """Rewrite chunk ``number``'s task (the sweeper counts its attempts)."""
+        self.raw.set(self._key(batch_id, f":task:{number}"), dumpb(dict(task)),
+                     ex=self.store.job_ttl)
+
+    def unfinished(self, batch_id: str, keys: Sequence[str]) -> list[str]:
+        """Return the hashes of ``keys`` whose outcome the batch has not recorded yet."""
+        if not keys:
+            return []
+        states = self.redis.hmget(self._key(batch_id, ":done"), list(keys))
+        return [key for key, state in zip(keys, states, strict=True) if state is None]
 
     def record(self, batch_id: str) -> dict[str, Any] | None:
         """Return a batch's record (with its counts), or None when unknown or expired."""
@@ -254,14 +295,17 @@ class BatchStore:
         """Return whether the batch is still kept."""
         return bool(self.redis.exists(self._key(batch_id)))
 
-    def chunk(self, key: str) -> bytes | None:
-        """Return the networks of a chunk (JSON), or None when expired."""
-        specs = self.raw.get(key)
+    def chunk(self, batch_id: str, number: int) -> bytes | None:
+        """Return the networks of a chunk (packed or JSON), or None when expired."""
+        specs = self.raw.get(self._key(batch_id, f":chunk:{number}"))
         return specs if isinstance(specs, bytes) else None
 
-    def forget_chunk(self, key: str) -> None:
-        """Drop the networks of a chunk once they are analysed."""
-        self.raw.delete(key)
+    def forget_chunk(self, batch_id: str, number: int) -> None:
+        """Drop a chunk's networks, task and lease once its outcomes are recorded."""
+        pipe = self.raw.pipeline(transaction=False)
+        pipe.delete(self._key(batch_id, f":chunk:{number}"), self._key(batch_id, f":task:{number}"))
+        pipe.zrem(LEASES, chunk_member(batch_id, number))
+        pipe.execute()
 
     def finish(
         self,
@@ -284,10 +328,20 @@ class BatchStore:
             else:
                 args += [key, REFUSED.encode() + dumpb(failure)]
         commands.append(_command(b"EVAL", _FINISH, 3, *self._keys(batch_id), *args))
+        packed = b"".join(commands)
+        # Every command here may run twice (a reply lost as Redis went away): the SETs
+        # write the same results, and the script counts a hash once (HSETNX).
+        retry = self.raw.get_retry()
+        if retry is None:
+            self._send(packed, len(commands))
+        else:
+            retry.call_with_retry(lambda: self._send(packed, len(commands)), lambda error: None)
+
+    def _send(self, packed: bytes, replies: int) -> None:
         connection = self.raw.connection_pool.get_connection()
         try:
-            connection.send_packed_command([b"".join(commands)])
-            for _ in commands:
+            connection.send_packed_command([packed])
+            for _ in range(replies):
                 connection.read_response()
         except BaseException:
             connection.disconnect()  # replies may be left unread: never reuse it

@@ -1,13 +1,13 @@
 """Celery task of the batches resource: analyse one chunk of a batch with ``analyze_many``.
 
 The API keeps each chunk's distinct networks (one content hash each, all with the
-same options) in Redis and sends their hashes; the batch store counts the lines that
-share each hash. Float networks come as the arrays the API parsed
-(:func:`worker.engine.batch.pack`), exact ones as their JSON specs; both are analysed
-exactly as ``analyze_many`` analyses the specs. A network whose analysis raises fails
-only itself: when the chunk's analysis raises, it is analysed again one network at a
-time. Outcomes are recorded once per hash (:meth:`BatchStore.finish`), so a
-redelivered chunk changes nothing.
+same options) and its task (the options and hashes) in Redis and sends the chunk's
+number; the batch store counts the lines that share each hash. Float networks come
+as the arrays the API parsed (:func:`worker.engine.batch.pack`), exact ones as their
+JSON specs; both are analysed exactly as ``analyze_many`` analyses the specs. A
+network whose analysis raises fails only itself: when the chunk's analysis raises,
+it is analysed again one network at a time. Outcomes are recorded once per hash
+(:meth:`BatchStore.finish`), so a chunk run twice changes nothing.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure
 
 from . import engine
-from .batch_store import BatchStore, collector_paused
+from .batch_store import BatchStore, chunk_member, collector_paused
 from .engine.analysis import analyze_batches
 from .engine.batch import PACKED, Batch, take, unpack
 from .engine.errors import AgreementError, PathgradError
 from .engine.spec import Options, parse_options
 from .jsoncodec import loads
+from .leases import RUNNING, renewer
 from .problems import (
     disagreement_problem,
     internal_problem,
@@ -50,30 +51,42 @@ def _batch_store() -> BatchStore:
 
 
 @shared_task(name="pathgrad.batch_chunk")
-def run_chunk(batch_id: str, options: dict[str, Any], keys: list[str], chunk: str) -> None:
-    """Analyse the distinct networks of one chunk (kept under ``chunk``) and record each."""
+def run_chunk(batch_id: str, number: int) -> None:
+    """Analyse the distinct networks of chunk ``number`` of a batch and record each.
+
+    At least once, idempotent: outcomes are recorded once per hash, so a chunk run
+    again (redelivered, or sent again by the sweeper) counts nothing twice.
+    """
     batches = _batch_store()
-    if not batches.exists(batch_id):
-        return  # expired meanwhile
-    specs = batches.chunk(chunk)
-    if specs is None:
-        expired = problem(410, "Input expired", "the batch's input has expired")
-        batches.finish(batch_id, [(key, None, {"error": expired}) for key in keys])
-        return
-    with collector_paused():
-        try:
-            outcomes = (analyze_packed(unpack(specs), options) if specs.startswith(PACKED)
-                        else analyze_chunk(loads(specs), options))
-        except SoftTimeLimitExceeded:
-            limit = float(current_app.conf.task_soft_time_limit or 0)
-            outcomes = [(None, {"error": time_limit_problem(limit)})] * len(keys)
-        except Exception as exc:
-            failure = {"error": internal_problem(exc)}
-            batches.finish(batch_id, [(key, None, failure) for key in keys])
-            raise  # logged by Celery as a failed task
-        batches.finish(batch_id, [(key, result, failure) for key, (result, failure)
-                                  in zip(keys, outcomes, strict=True)])
-    batches.forget_chunk(chunk)
+    task = batches.task(batch_id, number)
+    if task is None or not batches.exists(batch_id):
+        batches.forget_chunk(batch_id, number)
+        return  # finished, or the batch expired meanwhile
+    keys, options = list(task["keys"]), dict(task["options"])
+    with renewer(batches.store).holding(chunk_member(batch_id, number)):
+        batches.store.renew(chunk_member(batch_id, number), RUNNING)
+        batches.save_task(batch_id, number, task | {"started": True})
+        specs = batches.chunk(batch_id, number)
+        if specs is None:
+            expired = problem(410, "Input expired", "the batch's input has expired")
+            batches.finish(batch_id, [(key, None, {"error": expired}) for key in keys])
+            batches.forget_chunk(batch_id, number)
+            return
+        with collector_paused():
+            try:
+                outcomes = (analyze_packed(unpack(specs), options) if specs.startswith(PACKED)
+                            else analyze_chunk(loads(specs), options))
+            except SoftTimeLimitExceeded:
+                limit = float(current_app.conf.task_soft_time_limit or 0)
+                outcomes = [(None, {"error": time_limit_problem(limit)})] * len(keys)
+            except Exception as exc:
+                failure = {"error": internal_problem(exc)}
+                batches.finish(batch_id, [(key, None, failure) for key in keys])
+                batches.forget_chunk(batch_id, number)
+                raise  # logged by Celery as a failed task
+            batches.finish(batch_id, [(key, result, failure) for key, (result, failure)
+                                      in zip(keys, outcomes, strict=True)])
+    batches.forget_chunk(batch_id, number)
 
 
 def analyze_chunk(specs: list[dict[str, Any]], options: dict[str, Any]) -> list[Outcome]:
@@ -134,8 +147,13 @@ def _on_task_failure(sender: Any = None, args: Any = None, exception: Any = None
     if getattr(sender, "name", None) != "pathgrad.batch_chunk" or not args:
         return
     if isinstance(exception, TimeLimitExceeded):
-        batch_id, _options, keys, _chunk = args
+        batch_id, number = args
+        batches = _batch_store()
+        task = batches.task(batch_id, number)
+        if task is None:
+            return
         limit = float(current_app.conf.task_time_limit or 0)
         failure = {"error": time_limit_problem(limit)}
-        _batch_store().finish(batch_id, [(key, None, failure) for key in keys])
+        batches.finish(batch_id, [(key, None, failure) for key in task["keys"]])
+        batches.forget_chunk(batch_id, number)
 

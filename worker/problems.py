@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import uuid
 from typing import Any
 
 from .engine.errors import AgreementError, PathgradError, PathLimitError
 
 __all__ = [
-    "disagreement_problem", "internal_problem", "problem", "problem_of", "time_limit_problem",
+    "disagreement_problem", "internal_problem", "lost_problem", "problem", "problem_of",
+    "time_limit_problem",
 ]
 
 TYPE_PREFIX = "urn:pathgrad:problem:"
+_log = logging.getLogger(__name__)
 _SPEC_FIELDS = frozenset({"layers", "weights", "biases", "activation", "input", "target", "loss"})
 
 
@@ -72,9 +76,22 @@ def time_limit_problem(seconds: float) -> dict[str, Any]:
 
 
 def internal_problem(exc: Exception) -> dict[str, Any]:
-    """The 500 problem of an unexpected worker failure (a pathgrad bug)."""
-    return problem(500, "Internal error", f"the worker failed: {type(exc).__name__}: {exc}",
-                   slug="internal")
+    """The 500 problem of an unexpected worker failure (a pathgrad bug).
+
+    The exception is logged under a fresh incident id, which the problem names; its
+    text never reaches the client (it may hold paths, input or other users' data).
+    """
+    incident = uuid.uuid4().hex[:12]
+    _log.error("incident %s: %s: %s", incident, type(exc).__name__, exc, exc_info=exc)
+    return problem(500, "Internal error", f"an unexpected error in a worker (incident "
+                   f"{incident}); it has been logged", slug="internal", incident=incident)
+
+
+def lost_problem(attempts: int) -> dict[str, Any]:
+    """The problem of work sent ``attempts`` times that never finished."""
+    return problem(503, "Lost", f"the work was sent to the workers {attempts} times and "
+                   "never finished (its worker, its message or Redis was lost each time); "
+                   "submit it again", slug="lost", attempts=attempts)
 
 
 def disagreement_problem(result: dict[str, Any]) -> dict[str, Any]:

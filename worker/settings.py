@@ -59,5 +59,10 @@ def celery_config(
         "result_expires": 3600,
         "worker_send_task_events": False,
         "imports": ["worker.tasks", "worker.exercise_tasks", "worker.grading_tasks",
-                    "worker.batch_tasks"],
+                    "worker.batch_tasks", "worker.sweeper"],
+        # A task still running when the worker loses Redis finishes and writes its outcome
+        # once Redis is back (its writes retry); its message, whose acknowledgement is
+        # then lost, is delivered again later and finds the work done. (True would
+        # cancel the task instead, and throw its work away.)
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
     }

@@ -8,6 +8,9 @@ Keys (all under the ``pathgrad:`` prefix)::
     pathgrad:inflight:<hash>       the id of the job computing <hash> right now      time limit
     pathgrad:page:<hash>:<digest>  a page of path contributions, or a formula        CACHE_TTL
     pathgrad:worker:<hostname>     a worker's last heartbeat                         10 s
+    pathgrad:leases                sorted set: what must be finished (or looked at) by
+                                   when: ``job:<id>`` and ``chunk:<batch>:<n>``, scored
+                                   by a deadline in Unix seconds (see worker.sweeper)
 
 ``<hash>`` is the SHA-256 of the canonical JSON of (network, options, engine version),
 so identical submissions share one result whoever sends them. Every write that
@@ -28,21 +31,32 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from .engine.batch import Batch
 from .jsoncodec import dumps, loads
 
 __all__ = [
     "JOB_STATUSES",
+    "LEASES",
     "Store",
     "celery_url",
     "content_hash",
     "content_keys",
     "redis_client",
+    "task_id",
 ]
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 PREFIX = "pathgrad:"
+LEASES = PREFIX + "leases"
+
+# Seconds the API retries a Redis command before answering 503 (Retry-After).
+API_RETRY_SECONDS = 2.0
+# Seconds between retries of a command that finds Redis unreachable: doubling from the
+# first to the last, then the last again until the budget is spent.
+_FIRST_RETRY, _LAST_RETRY = 0.05, 1.0
 
 T = TypeVar("T")
 
@@ -55,6 +69,23 @@ local record = cjson.decode(job)
 if record['status'] ~= 'succeeded' then return {job} end
 return {job, redis.call('GET', ARGV[1] .. record['key'])}
 """
+
+
+# Delete a claim only if it is still held by the job releasing it: a claim that expired
+# and was taken by a newer job stays with that job.
+_RELEASE_HELD = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def task_id(member: str, attempt: int) -> str:
+    """The Celery task id of attempt ``attempt`` at lease member ``member``.
+
+    The sweeper finds a task's message in the broker by this id, which Celery keeps
+    in the message's headers as plain text.
+    """
+    return f"{member}.{attempt}"
 
 
 def content_hash(network: Mapping[str, Any], options: Mapping[str, Any], engine: str) -> str:
@@ -97,13 +128,45 @@ def content_keys(batch: Batch, options: Mapping[str, Any], engine: str) -> list[
     return [hashlib.sha256(header + row.tobytes()).hexdigest() for row in rows]
 
 
-def redis_client(url: str) -> redis.Redis:
-    """Connect to ``redis://``, ``rediss://``, ``unix://`` or ``redis+socket://`` URLs."""
+def redis_client(url: str, *, retry_seconds: float = 2.0) -> redis.Redis:
+    """Connect to ``redis://``, ``rediss://``, ``unix://`` or ``redis+socket://`` URLs.
+
+    A command that finds Redis unreachable, or still loading its data after a restart,
+    is retried with exponential backoff for about ``retry_seconds`` before it raises:
+    short in the API (a request during an outage answers 503 soon), long in the workers
+    (a finished result waits for Redis to come back rather than being lost). Every
+    command the workers retry is idempotent, and the API's one appending script is
+    guarded against a second run (:meth:`BatchStore.add_lines`).
+    """
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "retry": Retry(ExponentialBackoff(cap=_LAST_RETRY, base=_FIRST_RETRY),
+                       retries_for(retry_seconds)),
+        # No command of pathgrad's blocks in Redis: a reply later than this is a hung server.
+        "socket_timeout": 15.0,
+        "socket_connect_timeout": 5.0,
+    }
     parts = urlsplit(url)
     if parts.scheme in ("unix", "redis+socket", "socket"):
         db = parse_qs(parts.query).get("db") or parse_qs(parts.query).get("virtual_host") or ["0"]
-        return redis.Redis(unix_socket_path=parts.path, db=int(db[0]), decode_responses=True)
-    return redis.Redis.from_url(url, decode_responses=True)
+        return redis.Redis(unix_socket_path=parts.path, db=int(db[0]), **options)
+    return redis.Redis.from_url(url, **options)
+
+
+def retries_for(seconds: float) -> int:
+    """The number of retries whose backoff delays add up to about ``seconds``.
+
+    Examples
+    --------
+    >>> retries_for(0), retries_for(1.55), retries_for(60)
+    (0, 5, 64)
+    """
+    retries, spent, delay = 0, 0.0, _FIRST_RETRY
+    while spent + 1e-9 < seconds:
+        spent += delay
+        retries += 1
+        delay = min(2 * delay, _LAST_RETRY)
+    return retries
 
 
 def celery_url(url: str) -> str:
@@ -141,15 +204,21 @@ class Store:
     ) -> None:
         self.redis = client
         self._job_and_result = client.register_script(_JOB_AND_RESULT)
+        self._release_held = client.register_script(_RELEASE_HELD)
         self.job_ttl = job_ttl
         self.cache_ttl = cache_ttl
         self.inflight_ttl = inflight_ttl
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> Store:
-        """Build a store from the ``pathgrad`` settings dict the apps share."""
+    def from_settings(cls, settings: Mapping[str, Any], *, worker: bool = False) -> Store:
+        """Build a store from the ``pathgrad`` settings dict the apps share.
+
+        ``worker``: retry Redis commands for ``settings["retry_seconds"]`` (a worker
+        outlasts a Redis restart); else for :data:`API_RETRY_SECONDS`.
+        """
+        retry = float(settings["retry_seconds"]) if worker else API_RETRY_SECONDS
         return cls(
-            redis_client(settings["redis_url"]),
+            redis_client(settings["redis_url"], retry_seconds=retry),
             job_ttl=int(settings["job_ttl"]),
             cache_ttl=int(settings["cache_ttl"]),
             inflight_ttl=int(settings["inflight_ttl"]),
@@ -168,10 +237,12 @@ class Store:
     def new_job(
         self, key: str, *, status: str, cached: bool = False, job_id: str | None = None,
         owner: str | None = None, inputs: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
+        lease: float | None = None,
     ) -> dict[str, Any]:
         """Create and save a job record for the content hash ``key``, owned by ``owner``.
 
-        ``inputs`` (network, options) are saved for the workers in the same round trip.
+        ``inputs`` (network, options) are saved for the workers in the same round trip,
+        and so is a lease of ``lease`` seconds on an unfinished job (:meth:`lease`).
         """
         now = _now()
         record: dict[str, Any] = {
@@ -184,24 +255,52 @@ class Store:
             "started_at": now if status == "succeeded" else None,
             "finished_at": now if status == "succeeded" else None,
             "error": None,
+            "attempts": 0 if status == "succeeded" else 1,
         }
         pipe = self.redis.pipeline(transaction=False)
         if inputs is not None:
             self._save_input(pipe, key, *inputs)
         self._save_job(pipe, record)
+        if lease is not None and status != "succeeded":
+            self.lease(pipe, "job:" + record["id"], lease)
         pipe.execute()
         return record
 
-    def save_job(self, record: Mapping[str, Any]) -> None:
-        """Write a job record and wake whoever waits on it."""
+    def save_job(self, record: Mapping[str, Any], *, lease: float | None = None) -> None:
+        """Write a job record and wake whoever waits on it; renew its lease if given."""
         pipe = self.redis.pipeline(transaction=False)
         self._save_job(pipe, record)
+        if lease is not None:
+            self.lease(pipe, "job:" + record["id"], lease)
         pipe.execute()
 
     def _save_job(self, pipe: redis.client.Pipeline, record: Mapping[str, Any]) -> None:
         pipe.set(PREFIX + "job:" + record["id"], dumps(record), ex=self.job_ttl)
         if record["status"] in ("succeeded", "failed"):
+            pipe.zrem(LEASES, "job:" + record["id"])
             pipe.publish(PREFIX + "done:job:" + record["id"], record["status"])
+
+    # --- leases (worker.sweeper) --------------------------------------------------------
+
+    @staticmethod
+    def lease(pipe: redis.client.Pipeline, member: str, seconds: float) -> None:
+        """Say ``member`` must be finished, or looked at again, within ``seconds``."""
+        pipe.zadd(LEASES, {member: time.time() + seconds})
+
+    def renew(self, member: str, seconds: float) -> None:
+        """:meth:`lease` on its own."""
+        pipe = self.redis.pipeline(transaction=False)
+        self.lease(pipe, member, seconds)
+        pipe.execute()
+
+    def drop_lease(self, member: str) -> None:
+        """Forget ``member``'s lease: it is finished (or beyond rescue)."""
+        self.redis.zrem(LEASES, member)
+
+    def expired_leases(self, limit: int = 100) -> list[str]:
+        """Return up to ``limit`` members whose lease has run out, oldest first."""
+        members = self.redis.zrangebyscore(LEASES, "-inf", time.time(), start=0, num=limit)
+        return [str(member) for member in members]
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         """Return a job record, or None when unknown or expired."""
@@ -235,9 +334,12 @@ class Store:
         other = self.redis.get(name)
         return None if other is None else str(other)
 
-    def release(self, key: str) -> None:
-        """Forget that ``key`` is being computed."""
-        self.redis.delete(PREFIX + "inflight:" + key)
+    def release(self, key: str, holder: str | None = None) -> None:
+        """Forget that ``key`` is being computed (only by ``holder``, when given)."""
+        if holder is None:
+            self.redis.delete(PREFIX + "inflight:" + key)
+        else:
+            self._release_held(keys=[PREFIX + "inflight:" + key], args=[holder])
 
     # --- inputs and results -------------------------------------------------------------
 

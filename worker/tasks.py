@@ -18,6 +18,7 @@ from celery.signals import heartbeat_sent, task_failure, worker_ready, worker_sh
 
 from . import engine
 from .engine.errors import AgreementError, PathgradError
+from .leases import RUNNING, renewer
 from .problems import (
     disagreement_problem,
     internal_problem,
@@ -43,7 +44,7 @@ def task_store() -> Store:
     settings = current_app.conf["pathgrad"]
     key = repr(sorted(settings.items()))
     if key not in _stores:
-        _stores[key] = Store.from_settings(settings)
+        _stores[key] = Store.from_settings(settings, worker=True)
     return _stores[key]
 
 
@@ -57,38 +58,50 @@ def _soft_limit() -> float:
 
 @shared_task(name="pathgrad.run_job")
 def run_job(job_id: str) -> None:
-    """Analyse the network of a job and store its result under the content hash."""
+    """Analyse the network of a job and store its result under the content hash.
+
+    At least once, idempotent: a job already finished is left as it is, and a job
+    run twice (redelivered, or sent again by the sweeper) computes the same result
+    from the same input and writes it under the same keys.
+    """
     store = task_store()
     record = store.job(job_id)
     if record is None or record["status"] in ("succeeded", "failed"):
         return  # expired, or a redelivery of a job that already finished
     key = record["key"]
-    try:
-        cached, inputs = store.cached_or_input(key)
-        if cached:
-            store.save_job(record | {"status": "succeeded", "cached": True, "finished_at": _now()})
-            return
-        if inputs is None:
-            _fail(store, job_id, problem(410, "Input expired", "the job's input has expired"))
-            return
-        network, options = inputs
-        record |= {"status": "running", "started_at": _now()}
-        store.save_job(record)
+    member = "job:" + job_id
+    with renewer(store).holding(member):
         try:
-            result = engine.analyze(network, **options)
-        except SoftTimeLimitExceeded:
-            _fail(store, job_id, time_limit_problem(_soft_limit()))
-        except AgreementError as exc:
-            _fail(store, job_id, problem_of(exc), result=exc.result)
-        except PathgradError as exc:
-            _fail(store, job_id, problem_of(exc))
-        except Exception as exc:
-            _fail(store, job_id, internal_problem(exc))
-            raise  # logged by Celery as a failed task
-        else:
-            _finish(store, record, key, result)
-    finally:
-        store.release(key)
+            _run(store, record, key)
+        finally:
+            store.release(key, job_id)
+
+
+def _run(store: Store, record: dict[str, Any], key: str) -> None:
+    job_id = record["id"]
+    cached, inputs = store.cached_or_input(key)
+    if cached:
+        store.save_job(record | {"status": "succeeded", "cached": True, "finished_at": _now()})
+        return
+    if inputs is None:
+        _fail(store, job_id, problem(410, "Input expired", "the job's input has expired"))
+        return
+    network, options = inputs
+    record |= {"status": "running", "started_at": _now()}
+    store.save_job(record, lease=RUNNING)
+    try:
+        result = engine.analyze(network, **options)
+    except SoftTimeLimitExceeded:
+        _fail(store, job_id, time_limit_problem(_soft_limit()))
+    except AgreementError as exc:
+        _fail(store, job_id, problem_of(exc), result=exc.result)
+    except PathgradError as exc:
+        _fail(store, job_id, problem_of(exc))
+    except Exception as exc:
+        _fail(store, job_id, internal_problem(exc))
+        raise  # logged by Celery as a failed task
+    else:
+        _finish(store, record, key, result)
 
 
 def _finish(store: Store, record: dict[str, Any], key: str, result: dict[str, Any]) -> None:
@@ -119,7 +132,7 @@ def _on_task_failure(sender: Any = None, args: Any = None, exception: Any = None
         limit = float(current_app.conf.task_time_limit or 0)
         if record is not None and record["status"] not in ("succeeded", "failed"):
             _fail(store, args[0], time_limit_problem(limit))
-            store.release(record["key"])
+            store.release(record["key"], args[0])
 
 
 @shared_task(name="pathgrad.path_page")

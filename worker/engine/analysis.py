@@ -30,7 +30,7 @@ __all__ = [
     "BatchAnalysis",
     "analyze_batch",
     "analyze_batches",
-    "check_path_limit",
+    "check_limits",
     "enumeration_limit",
 ]
 
@@ -42,14 +42,20 @@ EXACT_MAX_PATHS = 10**6
 MAX_FD_PARAMETERS = 20_000
 
 
-def check_path_limit(layers: tuple[int, ...], options: Options) -> int:
-    """Return a network's suffix path count, or raise if enumerating it is over the limit.
+def check_limits(layers: tuple[int, ...], options: Options) -> int:
+    """Return a network's suffix path count, or raise if analysing it is over a limit.
+
+    Everything :func:`analyze_batches` would refuse for the network's size: the API
+    checks it before anything is queued.
 
     Raises
     ------
     PathLimitError
         Naming the exact path count and the limit.
+    OptionError
+        When finite differences are asked for more than :data:`MAX_FD_PARAMETERS`.
     """
+    _check_fd_size(layers, options)
     count = suffix_path_count(layers)
     if not options.path_sum:
         return count
@@ -113,8 +119,7 @@ def analyze_batches(
     """
     for members, batch in batches:
         try:
-            check_path_limit(batch.layers, options)
-            _check_fd_size(batch.layers, options)
+            check_limits(batch.layers, options)
         except PathgradError as error:
             raise prefixed(error, members[0], count) from None
     results: list[dict[str, Any]] = [{} for _ in range(count)]

@@ -244,10 +244,15 @@ class Names:
 
 def _weight_number(name: str) -> int | None:
     digits = name[1:] if isinstance(name, str) and name.startswith("W") else ""
-    # ASCII digits without a leading zero: W01 or W１ is not the name W1.
-    if not (digits.isascii() and digits.isdigit()) or digits.startswith("0"):
+    # ASCII digits without a leading zero: W01 or W１ is not the name W1. No network has
+    # 10**20 weights: a longer number is no weight's (and int() of 5,000 digits raises).
+    if not (digits.isascii() and digits.isdigit()) or digits.startswith("0") \
+            or len(digits) > _MAX_WEIGHT_DIGITS:
         return None
     return int(digits)
+
+
+_MAX_WEIGHT_DIGITS = 20
 
 
 # --- options -----------------------------------------------------------------------------
