@@ -6,7 +6,7 @@ import importlib
 import sys
 
 ENGINE = ["bench_enumeration", "bench_floor", "bench_many", "bench_memory", "bench_grade"]
-SERVICE = ["bench_service", "bench_batch"]
+SERVICE = ["bench_service", "bench_batch", "bench_recovery"]
 
 
 def main(names: list[str]) -> int:
