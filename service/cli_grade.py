@@ -1,14 +1,24 @@
 """`pathgrad grade`: grade hand-computed gradients offline, for autograders and CI.
 
+What is graded is what was asked: ``--ask W1,W7`` (or a JSON file of names, such
+as an exercise's ``answers.json``), else the names of ``--points``; one of them is
+required. Answers to other names earn nothing and are reported as ignored.
+
 One answer set (a JSON object) gives one grading in the chosen format. Many
 answer sets for the same network (an NDJSON file, one object per line with an
 optional ``"id"``, or a JSON list) are graded against one :class:`AnswerKey`, so
 the analysis runs once: JSON and Gradescope output is one line per set, JUnit
-one ``<testsuite>`` per set.
+one ``<testsuite>`` per set. With ``--format gradescope`` a ``.json`` file is one
+submission whatever it holds: a student's file cannot turn one results.json
+into many.
+
+A submission that cannot be read (missing, not UTF-8, not JSON, not an object)
+is graded all the same: every asked name unanswered, with a ``submission_error``
+saying what was wrong, so an autograder still shows a score of 0 and why.
 
 Exit status: 0; 1 when a set scores under ``--fail-under`` (a fraction 0..1 of
-its maximum score); 2 on bad input (one line on stderr; with many sets, after
-writing every other set's line, each bad set's line holding its ``error``).
+its maximum score); 2 on bad input of the instructor's (network, options,
+tolerance, points, ask, an unreadable NDJSON file): one line on stderr.
 
 Imports neither Flask, Celery nor SymPy: it starts in about a tenth of a second.
 """
@@ -20,10 +30,10 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .cli_input import InputError, read_json, read_text
-from .grade_formats import FORMATS, gradescope, junit_suites, render
+from .grade_formats import FORMATS, SUITE, gradescope, junit_suites, render
 
 if TYPE_CHECKING:
     from worker.engine.grading import AnswerKey, Tolerance
@@ -33,17 +43,30 @@ __all__ = ["add_parser", "run"]
 _MANY_SUFFIXES = (".ndjson", ".jsonl")
 
 
+class _Set(NamedTuple):
+    """One answer set as read: its answers, or why they could not be read."""
+
+    id: Any
+    answers: dict[str, Any] | None
+    error: str | None = None
+
+
 def add_parser(commands: Any) -> None:
     """Register the ``grade`` subcommand."""
     grade = commands.add_parser(
         "grade", help="grade hand-computed gradients offline (JSON, Gradescope, JUnit)",
         description="Grade answers such as {\"W1\": -2.5, \"W7\": \"3/4\"} against a network's "
         "gradients, with feedback naming the slip (sign, missing paths, missing sigma' or "
-        "dLoss/dOut). --answers may be an NDJSON file of many answer sets (one object per "
-        "line, optional \"id\").")
+        "dLoss/dOut). Only the asked parameters (--ask, or the names of --points) are graded. "
+        "--answers may be an NDJSON file of many answer sets (one object per line, optional "
+        "\"id\").")
     grade.add_argument("--network", type=Path, required=True, help="network spec JSON file")
     grade.add_argument("--answers", type=Path, required=True,
                        help="answers JSON object, or NDJSON/JSON list of answer sets ('-': stdin)")
+    grade.add_argument("--ask", metavar="NAMES",
+                       help="the graded parameters: W1,W7, or a JSON file holding a list of "
+                       "names or an object keyed by them (an exercise's answers.json); required "
+                       "unless --points names them")
     grade.add_argument("--options", type=Path, help="analysis options JSON file")
     grade.add_argument("--subgradient", choices=("min_norm", "left", "right"),
                        help="overrides --options")
@@ -52,8 +75,12 @@ def add_parser(commands: Any) -> None:
                        help="relative tolerance (default 1e-6)")
     grade.add_argument("--tolerance-atol", type=float, dest="atol",
                        help="absolute tolerance (default 1e-9)")
-    grade.add_argument("--points", type=Path, help="JSON object: name -> max points (default 1)")
+    grade.add_argument("--points", type=Path,
+                       help="JSON object: asked name -> max points (default 1 each)")
     grade.add_argument("--format", choices=FORMATS, default="json")
+    grade.add_argument("--name", default=SUITE,
+                       help=f"JUnit suite and class name of one answer set (default {SUITE}); "
+                       "with many sets, the prefix of each set's class name")
     grade.add_argument("--out", type=Path, help="write here instead of stdout")
     grade.add_argument("--fail-under", type=_fraction, metavar="SCORE",
                        help="exit 1 if a score is under SCORE, a fraction 0..1 of the max score")
@@ -78,90 +105,199 @@ def _run(args: argparse.Namespace) -> int:
     tolerance = parse_tolerance({k: v for k in ("rtol", "atol")
                                  if (v := getattr(args, k)) is not None})
     points = parse_points(read_json(args.points)) if args.points else None
-    sets, many = _answer_sets(args.answers)
-    key = AnswerKey(network, **options)
+    ask = _ask(args.ask)
+    if ask is None and points is None:
+        raise InputError("--ask: name the graded parameters, e.g. --ask W1,W7 (or give "
+                         "--points): only what was asked is graded")
+    grader = _Grader(AnswerKey(network, **options), ask, tolerance, points)
+    sets, many = _answer_sets(args.answers, one=args.format == "gradescope")
     if many:
-        return _grade_many(key, sets, args, tolerance, points)
-    grading = key.grade(next(sets)[1], tolerance=tolerance, points=points)
-    _write(args.out, render(grading, args.format) + ("" if args.format == "junit" else "\n"))
+        return _grade_many(grader, sets, args)
+    grading = grader.grade(next(sets))
+    _warn([grading], many=False)
+    _write(args.out, render(grading, args.format, args.name)
+           + ("" if args.format == "junit" else "\n"))
     return 1 if _under(grading, args.fail_under) else 0
 
 
-def _grade_many(
-    key: AnswerKey, sets: Iterator[tuple[Any, Any]], args: argparse.Namespace,
-    tolerance: Tolerance, points: dict[str, float] | None,
-) -> int:
-    """Grade every set; a bad set gets an error line and, at the end, exit status 2."""
-    from worker.engine.errors import PathgradError
+class _Grader:
+    """One answer key and the asked set: grades read answer sets, readable or not."""
 
+    def __init__(
+        self, key: AnswerKey, ask: list[str] | None, tolerance: Tolerance,
+        points: dict[str, float] | None,
+    ) -> None:
+        self.key, self.ask, self.tolerance, self.points = key, ask, tolerance, points
+        # Grading no answer checks ask and points against the network before any
+        # submission is read, and is what an unreadable submission gets.
+        self.blank = self._grade({})
+
+    def grade(self, answer_set: _Set) -> dict[str, Any]:
+        """The grading of one set; an unreadable one scores 0 with its ``submission_error``."""
+        if answer_set.answers is None:
+            return self.unreadable(answer_set.error or "it could not be read")
+        return self._grade(answer_set.answers)
+
+    def unreadable(self, error: str) -> dict[str, Any]:
+        """Every asked name unanswered, and why."""
+        answers = [answer | {"feedback": "No answer: the submission could not be read."}
+                   for answer in self.blank["answers"]]
+        return self.blank | {"answers": answers, "submission_error": error}
+
+    def _grade(self, answers: dict[str, Any]) -> dict[str, Any]:
+        return self.key.grade(answers, ask=self.ask, tolerance=self.tolerance,
+                              points=self.points)
+
+
+def _grade_many(grader: _Grader, sets: Iterator[_Set], args: argparse.Namespace) -> int:
+    """Grade every set; an unreadable set is graded 0 with its reason, like any other."""
     lines: list[str] = []
     suites: list[tuple[str, dict[str, Any]]] = []
-    errors: list[str] = []
-    failed = False
-    for number, (set_id, answers) in enumerate(sets, start=1):
-        try:
-            if isinstance(answers, InputError):
-                raise answers
-            grading = key.grade(answers, tolerance=tolerance, points=points)
-        except (PathgradError, InputError) as error:
-            where = f"set {number}" + (f" (id {set_id!r})" if set_id is not None else "")
-            errors.append(f"{where}: {error}")
-            if args.format != "junit":
-                lines.append(json.dumps({"id": set_id, "set": number, "error": str(error)}))
-            continue
-        failed = failed or _under(grading, args.fail_under)
+    labels: set[str] = set()
+    gradings: list[dict[str, Any]] = []
+    for number, answer_set in enumerate(sets, start=1):
+        grading = grader.grade(answer_set)
+        gradings.append(grading)
         if args.format == "junit":
-            suites.append((str(set_id if set_id is not None else f"set {number}"), grading))
+            suites.append((_label(answer_set.id, number, labels), grading))
             continue
         body = gradescope(grading) if args.format == "gradescope" else grading
-        lines.append(json.dumps({"id": set_id, **body}, ensure_ascii=False))
-    _write(args.out, junit_suites(suites) if args.format == "junit"
+        lines.append(json.dumps({"id": answer_set.id, **body}, ensure_ascii=False))
+    if not gradings:  # an empty class file must not pass --fail-under
+        grading = grader.unreadable(f"{args.answers.name} holds no answer set")
+        gradings.append(grading)
+        suites.append(("set 1", grading))
+        body = gradescope(grading) if args.format == "gradescope" else grading
+        lines.append(json.dumps({"id": None, **body}, ensure_ascii=False))
+    _warn(gradings, many=True)
+    _write(args.out, junit_suites(suites, args.name) if args.format == "junit"
            else "".join(line + "\n" for line in lines))
-    if errors:
-        more = f" (and {len(errors) - 1} more bad sets)" if len(errors) > 1 else ""
-        raise InputError(errors[0] + more)
-    return 1 if failed else 0
+    return 1 if any(_under(grading, args.fail_under) for grading in gradings) else 0
 
 
-def _answer_sets(path: Path) -> tuple[Iterator[tuple[Any, Any]], bool]:
-    """Return (id, answers) pairs and whether the file holds many sets."""
-    text = read_text(path)
-    many = path.suffix.lower() in _MANY_SUFFIXES
-    if not many:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            if error.msg != "Extra data":
-                raise InputError(f"{path}: not valid JSON: {error}") from None
-            many = True  # several JSON values: one answer set per line
-        else:
-            if isinstance(document, list):
-                return (_split(item) for item in document), True
-            if not isinstance(document, dict):
-                raise InputError(f"{path}: expected a JSON object of answers, such as "
-                                  "{\"W1\": -2.5}")
-            return iter([_split(document)]), False
-    return _lines(path, text), True
+def _label(set_id: Any, number: int, taken: set[str]) -> str:
+    """A set's suite name: its id, else "set N"; made unique, as class names must be."""
+    label = str(set_id) if set_id is not None else f"set {number}"
+    if label in taken:
+        label = f"{label} (set {number})"
+    taken.add(label)
+    return label
 
 
-def _lines(path: Path, text: str) -> Iterator[tuple[Any, Any]]:
+def _warn(gradings: list[dict[str, Any]], many: bool) -> None:
+    """One line on stderr when submissions could not be read (they are graded 0)."""
+    errors = [g["submission_error"] for g in gradings if g.get("submission_error")]
+    if not errors:
+        return
+    what = (f"{len(errors)} of {len(gradings)} answer sets" if many else "the submission")
+    print(f"pathgrad: warning: {what} could not be read, graded as unanswered "
+          f"({errors[0]}{', ...' if len(errors) > 1 else ''})", file=sys.stderr)
+
+
+def _ask(value: str | None) -> list[Any] | None:
+    """``--ask``: comma-separated names, or a JSON file of them (``.json``)."""
+    if value is None:
+        return None
+    if not value.lower().endswith(".json"):
+        return [name.strip() for name in value.split(",") if name.strip()]
+    document = read_json(Path(value))
+    if isinstance(document, dict):
+        return list(document)
+    if not isinstance(document, list):
+        raise InputError(f"--ask {value}: expected a JSON list of names, or an object keyed "
+                         "by them such as an exercise's answers.json")
+    return document
+
+
+# --- reading answer sets -----------------------------------------------------------------
+
+
+def _answer_sets(path: Path, *, one: bool) -> tuple[Iterator[_Set], bool]:
+    """Return the answer sets and whether the file holds many.
+
+    ``one``: a file without an NDJSON suffix is one submission, whatever it holds.
+    """
+    if path.suffix.lower() in _MANY_SUFFIXES:
+        return _lines(read_text(path)), True  # the instructor's file: unreadable is exit 2
+    name = "standard input" if str(path) == "-" else path.name
+    try:
+        text = _submitted_text(path, name)
+    except _Unread as error:
+        return iter([_Set(None, None, str(error))]), False
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        if error.msg == "Extra data" and not one:
+            return _lines(text), True  # several JSON values: one answer set per line
+        why = (f"{name} holds more than one JSON value" if error.msg == "Extra data"
+               else f"{name} is not valid JSON ({_where(error)})")
+        return iter([_Set(None, None, why)]), False
+    except (RecursionError, ValueError) as error:  # nested too deeply; an integer too long
+        return iter([_Set(None, None, f"{name} is not valid JSON ({_why(error)})")]), False
+    if isinstance(document, list) and not one:
+        return (_split(item, f"item {n}") for n, item in enumerate(document, start=1)), True
+    return iter([_split(document, name)]), False
+
+
+def _lines(text: str) -> Iterator[_Set]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            yield _split(json.loads(line))
+            document = json.loads(line)
         except json.JSONDecodeError as error:
-            yield None, InputError(f"{path}:{number}: not valid JSON: {error.msg}")
+            yield _Set(None, None, f"line {number} is not valid JSON ({error.msg} at column "
+                       f"{error.colno})")
+        except (RecursionError, ValueError) as error:
+            yield _Set(None, None, f"line {number} is not valid JSON ({_why(error)})")
+        else:
+            yield _split(document, f"line {number}")
 
 
-def _split(document: Any) -> tuple[Any, Any]:
+def _split(document: Any, where: str) -> _Set:
     """Separate the optional id: ``{"id", "answers": {...}}`` or ``{"id", "W1": ...}``."""
     if not isinstance(document, dict):
-        return None, document  # reported by the grader as "answers: expected an object"
+        return _Set(None, None, f"{where} holds {_kind(document)}, not a JSON object of answers")
     set_id = document.get("id")
     if isinstance(document.get("answers"), dict):
-        return set_id, document["answers"]
-    return set_id, {k: v for k, v in document.items() if k != "id"}
+        return _Set(set_id, document["answers"])
+    return _Set(set_id, {k: v for k, v in document.items() if k != "id"})
+
+
+class _Unread(Exception):
+    """A submitted file cannot be read; the message says why, for the student."""
+
+
+def _submitted_text(path: Path, name: str) -> str:
+    """A submission's text; a byte order mark (as some editors write) is dropped."""
+    try:
+        data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except FileNotFoundError:
+        raise _Unread(f"{name} is missing: no file of that name was submitted") from None
+    except OSError as error:
+        raise _Unread(f"{name} cannot be read ({error.strerror})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _Unread(f"{name} is not UTF-8 text (byte {error.start} cannot be read)") from None
+    if not text.strip():
+        raise _Unread(f"{name} is empty")
+    return text
+
+
+def _where(error: json.JSONDecodeError) -> str:
+    return f"{error.msg} at line {error.lineno}, column {error.colno}"
+
+
+def _why(error: Exception) -> str:
+    # json raises ValueError, not JSONDecodeError, for an integer over Python's digit limit.
+    return "nested too deeply" if isinstance(error, RecursionError) else "a number is too long"
+
+
+def _kind(value: Any) -> str:
+    names = {list: "a list", str: "a string", bool: "a boolean", type(None): "null",
+             int: "a number", float: "a number"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:

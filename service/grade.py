@@ -3,8 +3,11 @@
 ``POST /v1/grade`` validates the request here (422 naming the field), then a
 worker runs the analysis and grades the answers; the API waits, bounded by
 ``COMPUTE_WAIT``, for the grading in the page cache. The cache key hashes the
-canonical network and options with the answers, tolerance and points, so an
-identical request is answered at once and graded only once.
+canonical network and options with the answers, asked names, tolerance and
+points, so an identical request is answered at once and graded only once.
+
+The graded set is what the caller asked (``ask``, else the names of ``points``),
+never what the answers happen to name: a request with neither is refused.
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ from flask import Blueprint, Response, current_app, request
 
 from worker import engine
 from worker.engine.analysis import check_limits
-from worker.engine.grading import check_answers, parse_points, parse_tolerance
+from worker.engine.grading import (
+    GradingError,
+    check_answers,
+    check_asked,
+    parse_points,
+    parse_tolerance,
+)
 from worker.engine.spec import parse_spec
 from worker.grading_tasks import grade as grade_task
 from worker.store import Store, content_hash
@@ -30,7 +39,7 @@ __all__ = ["GRADING_VERSION", "bp"]
 bp = Blueprint("grade", __name__, url_prefix="/v1/grade")
 
 # Part of the cache key, beside the engine's: bump it when feedback or diagnoses change.
-GRADING_VERSION = "1"
+GRADING_VERSION = "2"
 
 
 @bp.post("")
@@ -44,16 +53,27 @@ def grade() -> Any:
     check_limits(network.layers, options)
     answers = check_answers(body["answers"])
     tolerance = parse_tolerance(body.get("tolerance")).to_dict()
-    points = parse_points(body.get("points"))
+    points = parse_points(body["points"]) if body.get("points") is not None else None
+    ask = _asked(network.layers, body.get("ask"), points)
     canonical, settings = network.to_dict(), options.to_dict()
     key = content_hash(canonical, settings, engine.ENGINE_VERSION)
     store: Store = current_app.extensions["pathgrad_store"]
-    page_key = store.page_key(key, {"grade": list(answers.items()), "tolerance": tolerance,
-                                    "points": points, "grading": GRADING_VERSION})
-    job = {"network": canonical, "options": settings, "answers": answers,
+    page_key = store.page_key(key, {"grade": list(answers.items()), "ask": ask,
+                                    "tolerance": tolerance, "points": points,
+                                    "grading": GRADING_VERSION})
+    job = {"network": canonical, "options": settings, "answers": answers, "ask": ask,
            "tolerance": tolerance, "points": points}
 
     grading = on_demand(store, page_key, grade_task, [page_key, job])
     if fmt == "junit":
         return Response(junit(grading), mimetype=MEDIA_TYPES["junit"])
     return gradescope(grading) if fmt == "gradescope" else grading
+
+
+def _asked(layers: tuple[int, ...], ask: Any, points: dict[str, float] | None) -> list[str]:
+    """The graded names, checked against the network; one of ask and points is required."""
+    asked = check_asked(layers, ask, points)
+    if asked is None:
+        raise GradingError("ask", 'expected the names of the graded parameters, such as '
+                           '["W1", "W7"] (or give points): only what was asked is graded')
+    return asked

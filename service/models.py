@@ -24,6 +24,7 @@ __all__ = [
     "GradedAnswer",
     "Grading",
     "Health",
+    "IgnoredAnswer",
     "Job",
     "JobAccepted",
     "JobRequest",
@@ -313,12 +314,17 @@ class GradeRequest(_Closed):
     options: Options = Field(default_factory=Options)
     answers: dict[str, Any] = Field(
         description='Parameter name -> answer: a number or a string such as "-2.5" or "3/4". '
-        "Unknown names and unreadable answers are graded wrong, with feedback.")
+        "Unreadable answers are graded wrong, with feedback; answers to names that were not "
+        "asked earn nothing and are listed in ignored.")
+    ask: list[StrictStr] | None = Field(
+        default=None, description='The graded parameters, e.g. ["W1", "W7"]: each a weight or '
+        "bias of the network (duplicates dropped); an asked name with no answer is "
+        "unanswered. Required unless points names them.")
     tolerance: GradeTolerance | None = Field(
         default=None, description='Unused with arithmetic "exact": answers must be equal.')
     points: dict[str, StrictInt | StrictFloat] | None = Field(
-        default=None, description="Maximum points per name (default 1); a name here that is "
-        "not answered scores 0.")
+        default=None, description="Maximum points per asked name (default 1); with ask it may "
+        "only name asked parameters, without ask its names are the asked ones.")
 
 
 class GradeQuery(BaseModel):
@@ -344,16 +350,25 @@ class GradedAnswer(BaseModel):
     diagnosis: Literal[
         "correct", "sign_error", "missing_loss_derivative", "missing_activation_derivative",
         "missing_activation_and_loss_derivatives", "missing_paths", "close", "inexact",
-        "wrong", "unknown_name", "unparsable", "unanswered"]
+        "wrong", "unparsable", "unanswered"]
+    feedback: str
+
+
+class IgnoredAnswer(BaseModel):
+    """An answer that is not graded: its name was not asked, or names no parameter."""
+
+    name: str
+    reason: Literal["not asked", "no such parameter"]
     feedback: str
 
 
 class Grading(BaseModel):
-    """The grading of one answer set (``?format=json``)."""
+    """The grading of one answer set (``?format=json``): one answer per asked name."""
 
     score: float
     max_score: float
     answers: list[GradedAnswer]
+    ignored: list[IgnoredAnswer] = Field(default_factory=list)
     comparison: Literal["tolerance", "exact"]
     tolerance: dict[str, float] | None
     subgradient: str

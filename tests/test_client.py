@@ -146,18 +146,24 @@ def test_an_invalid_network_raises_the_problem_with_its_fields(api: Client) -> N
 def test_grade_in_every_format(api: Client) -> None:
     network = unique_seed(7.5)
     gradients = {w["name"]: w["gradient"] for w in analyze(network)["weights"]}
-    answers = {"W1": gradients["W1"], "W7": -gradients["W7"]}
-    graded = api.grade(network, answers, points={"W1": 2})
+    answers = {"W1": gradients["W1"], "W7": -gradients["W7"], "W13": gradients["W13"]}
+    graded = api.grade(network, answers, points={"W1": 2}, ask=["W1", "W7"])
     by_name = {answer["name"]: answer for answer in graded["answers"]}
     assert by_name["W1"]["correct"] is True and by_name["W1"]["points"] == 2
     assert by_name["W7"]["correct"] is False and by_name["W7"]["diagnosis"].startswith("sign")
     assert (graded["score"], graded["max_score"]) == (2, 3)
+    assert [(i["name"], i["reason"]) for i in graded["ignored"]] == [("W13", "not asked")]
 
-    gradescope = api.grade(network, answers, points={"W1": 2}, format="gradescope")
-    assert gradescope["score"] == 2 and len(gradescope["tests"]) == 2
-    junit = ElementTree.fromstring(api.grade(network, answers, format="junit"))
+    gradescope = api.grade(network, answers, points={"W1": 2}, format="gradescope",
+                           ask=("W1", "W7"))
+    assert [t["score"] for t in gradescope["tests"]] == [2, 0] and "score" not in gradescope
+    junit = ElementTree.fromstring(api.grade(network, answers, format="junit", ask=["W1", "W7"]))
     cases = junit.iter("testcase")
     assert [case.find("failure") is None for case in cases] == [True, False]
+
+    with pytest.raises(APIError) as caught:  # the server grades only what was asked
+        api.grade(network, answers)
+    assert caught.value.status == 422 and [e["field"] for e in caught.value.errors] == ["ask"]
 
 
 def test_unknown_job_and_weight_are_404(api: Client) -> None:

@@ -231,14 +231,19 @@ def test_exact_sign_error_and_missing_paths() -> None:
     assert [a["diagnosis"] for a in result["answers"]] == ["sign_error", "missing_paths"]
 
 
-def test_unknown_names_and_unreadable_answers_are_reported_per_answer() -> None:
+def test_unknown_names_are_ignored_and_unreadable_answers_graded_wrong() -> None:
     result = grade(SEED, {"W99": 1, "w1": 2.31, "W7": "abc", "W8": True, "W9": None,
-                          "W10": [1], "W13": 2.76})
+                          "W10": [1], "W13": 2.76},
+                   ask=["W1", "W7", "W8", "W9", "W10", "W13"])
     by_name = {a["name"]: a for a in result["answers"]}
-    assert result["score"] == 1 and result["max_score"] == 7
-    assert by_name["W99"]["diagnosis"] == "unknown_name"
-    assert "W1..W14" in by_name["W99"]["feedback"]
-    assert "Did you mean 'W1'?" in by_name["w1"]["feedback"]
+    assert result["score"] == 1 and result["max_score"] == 6
+    assert list(by_name) == ["W1", "W7", "W8", "W9", "W10", "W13"]
+    assert by_name["W1"]["diagnosis"] == "unanswered"  # "w1" is not W1
+    ignored = {i["name"]: i for i in result["ignored"]}
+    assert set(ignored) == {"W99", "w1"}
+    assert ignored["W99"]["reason"] == "no such parameter"
+    assert "W1..W14" in ignored["W99"]["feedback"]
+    assert "Did you mean 'W1'?" in ignored["w1"]["feedback"]
     for name in ("W7", "W8", "W9", "W10"):
         assert by_name[name]["diagnosis"] == "unparsable" and not by_name[name]["correct"]
     assert "'abc'" in by_name["W7"]["feedback"]
@@ -252,6 +257,39 @@ def test_points_and_unanswered_questions() -> None:
     w13 = _one(result, "W13")
     assert w13["diagnosis"] == "unanswered" and w13["max_points"] == 5
     assert w13["expected"] == pytest.approx(expected["W13"])
+
+
+def test_an_unasked_answer_earns_nothing_and_is_reported() -> None:
+    expected = reference(SEED)
+    # A 2-point question on W1; b_Out answered right as well, though not asked.
+    answers = {"W1": expected["W1"], "b_Out": expected["b_Out"]}
+    for asked in ({"points": {"W1": 2}}, {"ask": ["W1"], "points": {"W1": 2}}):
+        result = grade(SEED, answers, **asked)
+        assert (result["score"], result["max_score"]) == (2, 2), asked
+        assert [a["name"] for a in result["answers"]] == ["W1"]
+        assert result["ignored"] == [{"name": "b_Out", "reason": "not asked",
+                                      "feedback": "b_Out was not asked: this answer is not "
+                                      "graded."}]
+
+
+def test_the_asked_set_is_kept_in_order_without_duplicates_and_unanswered_scores_0() -> None:
+    expected = reference(SEED)
+    key = AnswerKey(SEED)
+    result = key.grade({"W1": expected["W1"]}, ask=["W7", "W1", "W7", "b_H1"])
+    assert [a["name"] for a in result["answers"]] == ["W7", "W1", "b_H1"]
+    assert [a["diagnosis"] for a in result["answers"]] == ["unanswered", "correct", "unanswered"]
+    assert (result["score"], result["max_score"]) == (1, 3) and result["ignored"] == []
+    empty = key.grade({}, ask=["W1", "W7"], points={"W7": 4})
+    assert (empty["score"], empty["max_score"]) == (0, 5)
+    assert [a["max_points"] for a in empty["answers"]] == [1, 4]
+
+
+def test_without_ask_or_points_a_self_check_grades_the_parameters_answered() -> None:
+    expected = reference(SEED)
+    result = grade(SEED, {"W1": expected["W1"], "W99": 1, "b_Out": 0})
+    assert [a["name"] for a in result["answers"]] == ["W1", "b_Out"]
+    assert (result["score"], result["max_score"]) == (1, 2)
+    assert [(i["name"], i["reason"]) for i in result["ignored"]] == [("W99", "no such parameter")]
 
 
 def test_close_answers_are_told_to_keep_digits() -> None:
@@ -269,6 +307,14 @@ def test_close_answers_are_told_to_keep_digits() -> None:
     ({"answers": {}, "points": {"W1": -1}}, "points.W1"),
     ({"answers": {}, "points": {"W99": 1}}, "points.W99"),
     ({"answers": {}, "points": [1]}, "points"),
+    ({"answers": {}, "points": {}}, "points"),
+    ({"answers": {}, "ask": "W1"}, "ask"),
+    ({"answers": {}, "ask": []}, "ask"),
+    ({"answers": {}, "ask": ["W1", 7]}, "ask[1]"),
+    ({"answers": {}, "ask": ["W1", "W99"]}, "ask[1]"),
+    ({"answers": {}, "ask": ["W1", "b_X"]}, "ask[1]"),
+    ({"answers": {}, "ask": ["W1"], "points": {"W7": 1}}, "points.W7"),
+    ({"answers": {}, "ask": ["W1"], "points": {"W99": 1}}, "points.W99"),
 ])
 def test_malformed_requests_name_the_field(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(GradingError) as info:
@@ -286,40 +332,62 @@ def test_an_invalid_network_is_a_pathgrad_error() -> None:
 
 
 def _mixed() -> dict[str, Any]:
-    return grade(SEED, {"W1": 2.31, "W2": -4.62, "W99": 1, "W7": "?"}, points={"W1": 2})
+    return grade(SEED, {"W1": 2.31, "W2": -4.62, "W99": 1, "W7": "?", "b_Out": 1},
+                 ask=["W1", "W2", "W7", "W13"], points={"W1": 2})
 
 
-def test_gradescope_results_json_has_every_required_field() -> None:
+def test_gradescope_results_json_has_a_test_per_asked_name_and_no_overriding_score() -> None:
     grading = _mixed()
     document = json.loads(json.dumps(gradescope(grading)))
-    assert document["score"] == 2.0
-    assert len(document["tests"]) == 4
+    # A top-level score would override the tests' total in Gradescope.
+    assert "score" not in document
+    assert [t["name"] for t in document["tests"]] == ["W1", "W2", "W7", "W13"]
     for test, answer in zip(document["tests"], grading["answers"], strict=True):
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
         assert test["name"] == answer["name"]
         assert test["status"] == ("passed" if answer["correct"] else "failed")
         assert test["output"] == answer["feedback"] and test["visibility"] == "visible"
         assert isinstance(test["score"], float) and isinstance(test["max_score"], float)
-    assert document["tests"][0]["max_score"] == 2.0
-    assert sum(t["score"] for t in document["tests"]) == document["score"]
+    assert [t["max_score"] for t in document["tests"]] == [2.0, 1.0, 1.0, 1.0]
+    assert sum(t["score"] for t in document["tests"]) == grading["score"] == 2.0
+    assert document["tests"][3]["extra_data"]["diagnosis"] == "unanswered"
+    assert "b_Out was not asked" in document["output"]
+    assert "No parameter named 'W99'" in document["output"]
 
 
-def test_junit_xml_has_a_testcase_per_answer_and_failures_with_feedback() -> None:
+def test_gradescope_without_any_test_still_carries_a_score() -> None:
+    document = gradescope(grade(SEED, {}))  # a self-check of nothing
+    assert document["tests"] == [] and document["score"] == 0.0
+
+
+def test_junit_xml_has_a_testcase_per_asked_name_and_failures_with_feedback() -> None:
     grading = _mixed()
     suite = ET.fromstring(junit(grading))
     assert suite.tag == "testsuite"
     assert (suite.get("tests"), suite.get("failures")) == ("4", "3")
     cases = suite.findall("testcase")
-    assert [c.get("name") for c in cases] == ["W1", "W2", "W99", "W7"]
+    assert [c.get("name") for c in cases] == ["W1", "W2", "W7", "W13"]
     assert {c.get("classname") for c in cases} == {"pathgrad.grade"}
     assert cases[0].find("failure") is None
     for case, answer in zip(cases[1:], grading["answers"][1:], strict=True):
         failure = case.find("failure")
         assert failure is not None and failure.get("message") == answer["feedback"]
         assert failure.get("type") == answer["diagnosis"]
+    assert "b_Out was not asked" in (suite.findtext("system-out") or "")
+    named = ET.fromstring(junit(grading, "hw3.alice"))
+    assert {c.get("classname") for c in named.iter("testcase")} == {"hw3.alice"}
+
+
+def test_junit_class_names_keep_every_answer_set_apart() -> None:
+    grading = _mixed()
     many = ET.fromstring(junit_suites([("alice", grading), ("bob", grading)]))
     assert many.tag == "testsuites" and many.get("tests") == "8"
     assert [s.get("name") for s in many.findall("testsuite")] == ["alice", "bob"]
+    # A report keyed by (classname, name), as CI servers keep them, loses no case.
+    keys = {(c.get("classname"), c.get("name")) for c in many.iter("testcase")}
+    assert len(keys) == 8
+    assert {c.get("classname") for c in many.iter("testcase")} == {
+        "pathgrad.grade.alice", "pathgrad.grade.bob"}
 
 
 # --- the offline CLI -----------------------------------------------------------------------
@@ -330,11 +398,14 @@ def files(tmp_path: Path) -> dict[str, Path]:
     expected = reference(SEED)
     paths = {"network": tmp_path / "net.json", "right": tmp_path / "right.json",
              "half": tmp_path / "half.json", "sets": tmp_path / "sets.ndjson",
-             "points": tmp_path / "points.json"}
+             "points": tmp_path / "points.json", "extra": tmp_path / "extra.json",
+             "empty": tmp_path / "empty.json"}
     paths["network"].write_text(json.dumps(SEED))
     paths["right"].write_text(json.dumps({"W1": expected["W1"], "W7": expected["W7"]}))
     paths["half"].write_text(json.dumps({"W1": expected["W1"], "W7": -expected["W7"]}))
     paths["points"].write_text(json.dumps({"W1": 3}))
+    paths["extra"].write_text(json.dumps({"W1": expected["W1"], "b_Out": expected["b_Out"]}))
+    paths["empty"].write_text("{}")
     paths["sets"].write_text("\n".join(json.dumps(s) for s in [
         {"id": "alice", "W1": expected["W1"]},
         {"id": "bob", "answers": {"W1": -expected["W1"]}},
@@ -343,9 +414,9 @@ def files(tmp_path: Path) -> dict[str, Path]:
     return paths
 
 
-def _grade(files: dict[str, Path], answers: str, *extra: str) -> list[str]:
+def _grade(files: dict[str, Path], answers: str, *extra: str, ask: str = "W1,W7") -> list[str]:
     return ["grade", "--network", str(files["network"]), "--answers", str(files[answers]),
-            *extra]
+            *(["--ask", ask] if ask else []), *extra]
 
 
 def test_cli_json_and_fail_under(
@@ -367,8 +438,8 @@ def test_cli_formats_and_out_file(files: dict[str, Path], tmp_path: Path) -> Non
     out = tmp_path / "results.json"
     assert main(_grade(files, "half", "--format", "gradescope", "--out", str(out))) == 0
     document = json.loads(out.read_text())
-    assert document["score"] == 1 and [t["status"] for t in document["tests"]] == [
-        "passed", "failed"]
+    assert "score" not in document and sum(t["score"] for t in document["tests"]) == 1
+    assert [t["status"] for t in document["tests"]] == ["passed", "failed"]
     xml_out = tmp_path / "junit.xml"
     assert main(_grade(files, "half", "--format", "junit", "--out", str(xml_out))) == 0
     assert ET.parse(xml_out).getroot().get("failures") == "1"
@@ -381,15 +452,175 @@ def test_cli_options_flags(files: dict[str, Path], capsys: pytest.CaptureFixture
     assert result["answers"][0]["expected_exact"] == "231/100"
 
 
+def test_cli_an_unasked_answer_cannot_raise_the_gradescope_score(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    # A 2-point question on W1; the student also answers b_Out, correctly.
+    points = tmp_path / "two.json"
+    points.write_text(json.dumps({"W1": 2}))
+    out = tmp_path / "results.json"
+    for ask in ("", "W1"):
+        assert main(_grade(files, "extra", "--points", str(points), "--format", "gradescope",
+                           "--out", str(out), ask=ask)) == 0
+        document = json.loads(out.read_text())
+        assert "score" not in document
+        assert [(t["name"], t["score"], t["max_score"]) for t in document["tests"]] == [
+            ("W1", 2.0, 2.0)]
+        assert "b_Out was not asked" in document["output"]
+
+
+def test_cli_an_empty_answer_set_scores_0_of_every_asked_point(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results.json"
+    assert main(_grade(files, "empty", "--format", "gradescope", "--out", str(out))) == 0
+    tests = json.loads(out.read_text())["tests"]
+    assert [(t["name"], t["score"], t["max_score"]) for t in tests] == [
+        ("W1", 0.0, 1.0), ("W7", 0.0, 1.0)]
+    assert main(_grade(files, "empty", "--fail-under", "0.5")) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert (result["score"], result["max_score"]) == (0, 2)
+    assert {a["diagnosis"] for a in result["answers"]} == {"unanswered"}
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    (b"{nope", "answers.json is not valid JSON"),
+    (b"[1, 2]", "answers.json holds a list, not a JSON object of answers"),
+    (b'"W1"', "answers.json holds a string"),
+    (b'{"W1": 1} {"W7": 2}', "answers.json holds more than one JSON value"),
+    (b"\xff\xfe{\x00}\x00", "answers.json is not UTF-8 text"),
+    (b"", "answers.json is empty"),
+    (b"[" * 100_000, "nested too deeply"),
+    (b'{"W1": ' + b"9" * 5000 + b"}", "a number is too long"),
+    (None, "answers.json is missing"),
+], ids=["not-json", "list", "string", "two-values", "utf-16", "empty", "deep", "long-integer",
+        "missing"])
+def test_cli_a_malformed_submission_still_writes_results_json(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    content: bytes | None, why: str,
+) -> None:
+    submission = tmp_path / "answers.json"
+    if content is not None:
+        submission.write_bytes(content)
+    out = tmp_path / "results.json"
+    command = ["grade", "--network", str(files["network"]), "--answers", str(submission),
+               "--ask", "W1,W7", "--points", str(files["points"]), "--format", "gradescope",
+               "--out", str(out)]
+    assert main(command) == 0
+    document = json.loads(out.read_text())
+    assert "score" not in document
+    assert [(t["name"], t["score"], t["max_score"], t["status"]) for t in document["tests"]] == [
+        ("W1", 0.0, 3.0, "failed"), ("W7", 0.0, 1.0, "failed")]
+    assert all("could not be read" in t["output"] for t in document["tests"])
+    assert "could not be graded" in document["output"] and why in document["output"]
+    assert str(tmp_path) not in document["output"]  # the grader's folders stay private
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and why in err
+
+
+def test_cli_a_malformed_submission_in_json_and_junit(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    submission = tmp_path / "answers.json"
+    submission.write_text("{nope")
+    command = ["grade", "--network", str(files["network"]), "--answers", str(submission),
+               "--ask", "W1,W7"]
+    assert main(command) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "not valid JSON" in result["submission_error"]
+    assert (result["score"], result["max_score"]) == (0, 2)
+    assert [a["diagnosis"] for a in result["answers"]] == ["unanswered", "unanswered"]
+    assert main([*command, "--fail-under", "0.5"]) == 1
+    capsys.readouterr()
+    assert main([*command, "--format", "junit"]) == 0
+    suite = ET.fromstring(capsys.readouterr().out)
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "2")
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert "not valid JSON" in (properties["submission_error"] or "")
+
+
+def test_cli_a_byte_order_mark_is_not_a_malformed_submission(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    submission = tmp_path / "answers.json"
+    submission.write_bytes(b"\xef\xbb\xbf" + files["right"].read_bytes())
+    assert main(["grade", "--network", str(files["network"]), "--answers", str(submission),
+                 "--ask", "W1,W7"]) == 0
+    assert json.loads(capsys.readouterr().out)["score"] == 2
+
+
 def test_cli_many_answer_sets(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(_grade(files, "sets", "--fail-under", "1")) == 1
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["id"] for line in lines] == ["alice", "bob", None]
-    assert [line["score"] for line in lines] == [1, 0, 0]
+    assert [(line["score"], line["max_score"]) for line in lines] == [(1, 2), (0, 2), (0, 2)]
     assert lines[1]["answers"][0]["diagnosis"] == "sign_error"
     assert main(_grade(files, "sets", "--format", "junit")) == 0
     root = ET.fromstring(capsys.readouterr().out)
     assert [s.get("name") for s in root.findall("testsuite")] == ["alice", "bob", "set 3"]
+    assert [{c.get("classname") for c in s.iter("testcase")} for s in root] == [
+        {"pathgrad.grade.alice"}, {"pathgrad.grade.bob"}, {"pathgrad.grade.set 3"}]
+
+
+def test_cli_junit_class_names_stay_apart_for_repeated_ids_and_take_name(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sets = tmp_path / "twice.ndjson"
+    sets.write_text('{"id": "alice", "W1": 1}\n{"id": "alice", "W1": 2}\n')
+    command = ["grade", "--network", str(files["network"]), "--answers", str(sets),
+               "--ask", "W1,W7", "--format", "junit", "--name", "hw3"]
+    assert main(command) == 0
+    root = ET.fromstring(capsys.readouterr().out)
+    keys = [(c.get("classname"), c.get("name")) for c in root.iter("testcase")]
+    assert len(set(keys)) == len(keys) == 4
+    assert {c for c, _ in keys} == {"hw3.alice", "hw3.alice (set 2)"}
+    assert main(_grade(files, "right", "--format", "junit", "--name", "hw3.bob")) == 0
+    suite = ET.fromstring(capsys.readouterr().out)
+    assert suite.get("name") == "hw3.bob"
+    assert {c.get("classname") for c in suite.iter("testcase")} == {"hw3.bob"}
+
+
+def test_cli_unreadable_answer_sets_are_graded_0_and_the_rest_graded(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad_sets = tmp_path / "bad.ndjson"
+    bad_sets.write_text('{"id": 1, "W1": 2.31}\n[1]\n{nope\n')
+    command = ["grade", "--network", str(files["network"]), "--answers", str(bad_sets),
+               "--ask", "W1,W7"]
+    assert main(command) == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert [line["score"] for line in lines] == [1, 0, 0]
+    assert "submission_error" not in lines[0]
+    assert lines[1]["submission_error"] == "line 2 holds a list, not a JSON object of answers"
+    assert "line 3 is not valid JSON" in lines[2]["submission_error"]
+    assert captured.err.count("\n") == 1 and "2 of 3 answer sets" in captured.err
+    assert main([*command, "--fail-under", "0.5"]) == 1
+    capsys.readouterr()
+    empty = tmp_path / "none.ndjson"
+    empty.write_text("\n")
+    command[4] = str(empty)
+    assert main([*command, "--fail-under", "0.5"]) == 1  # an empty class file is no pass
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["submission_error"] == "none.ndjson holds no answer set"
+
+
+def test_cli_asks_from_an_exercise_answer_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["exercise", "--layers", "2,3,2,1", "--seed", "7", "--ask", "W1,W7",
+                 "--out", str(tmp_path / "ex")]) == 0
+    capsys.readouterr()
+    (variant,) = (tmp_path / "ex").glob("variant-*")
+    key = json.loads((variant / "answers.json").read_text())
+    answers = tmp_path / "student.json"
+    answers.write_text(json.dumps({"W1": key["W1"]["value"], "W2": 0}))
+    assert main(["grade", "--network", str(variant / "network.json"), "--answers",
+                 str(answers), "--ask", str(variant / "answers.json")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [(a["name"], a["diagnosis"]) for a in result["answers"]] == [
+        ("W1", "correct"), ("W7", "unanswered")]
+    assert result["ignored"][0]["name"] == "W2" and result["score"] == 1
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(
@@ -397,16 +628,44 @@ def test_cli_bad_input_is_one_line_and_exit_2(
 ) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text("{nope")
-    assert main(["grade", "--network", str(broken), "--answers", str(files["right"])]) == 2
+    assert main(["grade", "--network", str(broken), "--answers", str(files["right"]),
+                 "--ask", "W1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not valid JSON" in err
     assert main(_grade(files, "right", "--tolerance-rtol", "-1")) == 2
     assert "tolerance.rtol" in capsys.readouterr().err
-    bad_sets = tmp_path / "bad.ndjson"
-    bad_sets.write_text('{"id": 1, "W1": 2.31}\n[1]\n')
-    assert main(["grade", "--network", str(files["network"]), "--answers", str(bad_sets)]) == 2
-    captured = capsys.readouterr()
-    assert len(captured.out.splitlines()) == 2 and "answers" in captured.err
+    assert main(["grade", "--network", str(files["network"]), "--answers",
+                 str(tmp_path / "class.ndjson"), "--ask", "W1"]) == 2
+    assert "class.ndjson: cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("ask", "extra", "message"), [
+    ("", [], "--ask: name the graded parameters"),
+    ("W1,W99", [], "ask[1]: no parameter 'W99'"),
+    ("W1", ["--points", "points13.json"], "points.W13: 'W13' is not asked"),
+    ("", ["--points", "nothing.json"], "points: expected at least one name"),
+    ("broken.json", [], "broken.json: not valid JSON"),
+    ("number.json", [], "expected a JSON list of names"),
+], ids=["no-ask", "unknown-name", "points-not-asked", "no-points", "ask-file-broken",
+        "ask-file-number"])
+def test_cli_the_instructors_mistakes_exit_2_even_before_a_bad_submission(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    ask: str, extra: list[str], message: str,
+) -> None:
+    (tmp_path / "points13.json").write_text('{"W13": 1}')
+    (tmp_path / "nothing.json").write_text("{}")
+    (tmp_path / "broken.json").write_text("[nope")
+    (tmp_path / "number.json").write_text("7")
+    missing = tmp_path / "no-such-submission.json"
+    command = ["grade", "--network", str(files["network"]), "--answers", str(missing),
+               "--format", "gradescope", "--out", str(tmp_path / "results.json"),
+               *(["--ask", str(tmp_path / ask) if ask.endswith(".json") else ask] if ask
+                 else []),
+               *[str(tmp_path / e) if e.endswith(".json") else e for e in extra]]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "results.json").exists()
 
 
 def test_cli_starts_without_flask_celery_or_sympy(files: dict[str, Path]) -> None:

@@ -35,25 +35,41 @@ def _post(client: FlaskClient, body: dict[str, Any], fmt: str = "json") -> Any:
 
 def test_grading_with_every_field(client: FlaskClient) -> None:
     body = {"network": _network(), "answers": {"W1": W1, "W7": -W7, "W2": "1.82", "W99": 1,
-                                               "b_H1": "n/a"},
+                                               "b_H1": "n/a", "W14": 5},
+            "ask": ["W1", "W7", "W2", "b_H1", "W13"],
             "tolerance": {"rtol": 1e-6, "atol": 1e-9}, "points": {"W1": 2, "W13": 1}}
     response = _post(client, body)
     assert response.status_code == 200, response.get_json()
     grading = Grading.model_validate(response.get_json())
     by_name = {a.name: a for a in grading.answers}
-    assert (grading.score, grading.max_score) == (2, 7)
+    assert list(by_name) == ["W1", "W7", "W2", "b_H1", "W13"]
+    assert (grading.score, grading.max_score) == (2, 6)
     assert by_name["W1"].correct and by_name["W1"].expected == pytest.approx(W1)
     assert by_name["W7"].diagnosis == "sign_error"
     assert by_name["W2"].diagnosis == "missing_paths"  # X2 * W7 * W13: the path through H4
     assert "X2\u2192H1\u2192H5\u2192Out (W10\u00b7W14) is missing" in by_name["W2"].feedback
-    assert by_name["W99"].diagnosis == "unknown_name"
     assert by_name["b_H1"].diagnosis == "unparsable"
     assert by_name["W13"].diagnosis == "unanswered"
+    assert [(i.name, i.reason) for i in grading.ignored] == [
+        ("W99", "no such parameter"), ("W14", "not asked")]
+
+
+def test_an_unasked_answer_adds_no_points(client: FlaskClient) -> None:
+    gradients = {"W1": W1, "W7": W7}
+    body = {"network": _network(), "answers": gradients, "points": {"W1": 2}}
+    grading = _post(client, body).get_json()
+    assert (grading["score"], grading["max_score"]) == (2, 2)
+    assert grading["ignored"][0]["name"] == "W7"
+    document = _post(client, {**body, "ask": ["W1"]}, "gradescope").get_json()
+    assert "score" not in document  # it would override the tests' total
+    assert [(t["name"], t["score"], t["max_score"]) for t in document["tests"]] == [
+        ("W1", 2.0, 2.0)]
+    assert "W7 was not asked" in document["output"]
 
 
 def test_exact_answers_over_http(client: FlaskClient) -> None:
     body = {"network": _network(target=["-1/3"]), "options": {"arithmetic": "exact"},
-            "answers": {"W1": "231/100", "W7": "0.6500001"}}
+            "answers": {"W1": "231/100", "W7": "0.6500001"}, "ask": ["W1", "W7"]}
     grading = _post(client, body).get_json()
     w1, w7 = grading["answers"]
     assert w1["correct"] and w1["expected_exact"] == "231/100"
@@ -61,18 +77,19 @@ def test_exact_answers_over_http(client: FlaskClient) -> None:
 
 
 def test_gradescope_format(client: FlaskClient) -> None:
-    body = {"network": _network(), "answers": {"W1": W1, "W7": 0}}
+    body = {"network": _network(), "answers": {"W1": W1, "W7": 0}, "ask": ["W1", "W7", "W13"]}
     response = _post(client, body, "gradescope")
     assert response.status_code == 200 and response.mimetype == "application/json"
     document = response.get_json()
-    assert document["score"] == 1
+    assert "score" not in document and sum(t["score"] for t in document["tests"]) == 1
+    assert [t["max_score"] for t in document["tests"]] == [1, 1, 1]
     for test in document["tests"]:
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
-    assert [t["status"] for t in document["tests"]] == ["passed", "failed"]
+    assert [t["status"] for t in document["tests"]] == ["passed", "failed", "failed"]
 
 
 def test_junit_format(client: FlaskClient) -> None:
-    body = {"network": _network(), "answers": {"W1": W1, "W7": -W7}}
+    body = {"network": _network(), "answers": {"W1": W1, "W7": -W7}, "ask": ["W1", "W7"]}
     response = _post(client, body, "junit")
     assert response.status_code == 200 and response.mimetype == "application/xml"
     suite = ET.fromstring(response.get_data(as_text=True))
@@ -82,7 +99,8 @@ def test_junit_format(client: FlaskClient) -> None:
 
 
 def test_an_identical_request_is_answered_from_the_cache(client: FlaskClient) -> None:
-    body = {"network": _network(input=[1.0, 2.0 + abs(_TARGET)]), "answers": {"W1": 1}}
+    body = {"network": _network(input=[1.0, 2.0 + abs(_TARGET)]), "answers": {"W1": 1},
+            "ask": ["W1"]}
     first = _post(client, body)
     start = time.perf_counter()
     second = _post(client, body)
@@ -91,12 +109,23 @@ def test_an_identical_request_is_answered_from_the_cache(client: FlaskClient) ->
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"network": SEED, "answers": [1]}, "answers"),
-    ({"network": SEED, "answers": {}, "tolerance": {"rtol": -1}}, "tolerance.rtol"),
+    ({"network": SEED, "answers": [1], "ask": ["W1"]}, "answers"),
+    ({"network": SEED, "answers": {}, "ask": ["W1"], "tolerance": {"rtol": -1}},
+     "tolerance.rtol"),
     ({"network": SEED, "answers": {}, "points": {"W1": -2}}, "points.W1"),
-    ({"network": {**SEED, "loss": "hinge"}, "answers": {}}, "network.loss"),
-    ({"network": SEED}, "answers"),
-])
+    ({"network": {**SEED, "loss": "hinge"}, "answers": {}, "ask": ["W1"]}, "network.loss"),
+    ({"network": SEED, "ask": ["W1"]}, "answers"),
+    ({"network": SEED, "answers": {"W1": 1}}, "ask"),
+    ({"network": SEED, "answers": {}, "ask": "W1"}, "ask"),
+    ({"network": SEED, "answers": {}, "ask": []}, "ask"),
+    ({"network": SEED, "answers": {}, "ask": ["W1", 2]}, "ask[1]"),
+    ({"network": SEED, "answers": {}, "ask": ["W1", "W99"]}, "ask[1]"),
+    ({"network": SEED, "answers": {}, "points": {}}, "points"),
+    ({"network": SEED, "answers": {}, "ask": ["W1"], "points": {"b_Out": 1}}, "points.b_Out"),
+    ({"network": SEED, "answers": {}, "points": {"W77": 1}}, "points.W77"),
+], ids=["answers-list", "tolerance", "points-negative", "network", "no-answers", "no-ask",
+        "ask-string", "ask-empty", "ask-number", "ask-unknown", "points-empty",
+        "points-not-asked", "points-unknown"])
 def test_invalid_requests_are_422_naming_the_field(
     client: FlaskClient, body: dict[str, Any], field: str
 ) -> None:
@@ -107,15 +136,8 @@ def test_invalid_requests_are_422_naming_the_field(
     assert field in [e["field"] for e in problem["errors"]], problem
 
 
-def test_points_for_an_unknown_name_is_422_from_the_worker(client: FlaskClient) -> None:
-    body = {"network": _network(), "answers": {"W1": 1}, "points": {"W77": 1}}
-    response = _post(client, body)
-    assert response.status_code == 422
-    assert response.get_json()["errors"][0]["field"] == "points.W77"
-
-
 def test_unknown_format_is_422(client: FlaskClient) -> None:
-    response = _post(client, {"network": SEED, "answers": {}}, "csv")
+    response = _post(client, {"network": SEED, "answers": {}, "ask": ["W1"]}, "csv")
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == "format"
 
@@ -125,3 +147,6 @@ def test_the_route_is_in_openapi(client: FlaskClient) -> None:
     operation = document["paths"]["/v1/grade"]["post"]
     assert {p["name"] for p in operation["parameters"]} == {"format"}
     assert "Grading" in json.dumps(operation["responses"]["200"])
+    request = document["components"]["schemas"]["GradeRequest"]["properties"]
+    assert "ask" in request and "ignored" in document["components"]["schemas"]["Grading"][
+        "properties"]

@@ -20,11 +20,11 @@ __all__ = ["grade"]
 
 @shared_task(name="pathgrad.grade")
 def grade(page_key: str, request: dict[str, Any]) -> None:
-    """Grade ``request["answers"]`` for ``request["network"]`` and cache the grading."""
+    """Grade ``request["answers"]`` on ``request["ask"]`` for ``request["network"]``; cache it."""
     store = task_store()
     try:
         compute_page(store, page_key, lambda: grade_answers(
-            request["network"], request["answers"], tolerance=request["tolerance"],
-            points=request["points"], **request["options"]))
+            request["network"], request["answers"], ask=request.get("ask"),
+            tolerance=request["tolerance"], points=request["points"], **request["options"]))
     finally:
         store.release(page_key)

@@ -12,6 +12,11 @@ A wrong answer is matched against the values a common slip produces
 activation derivative sigma' missing; both missing; a sum over only some of the
 paths. Matching uses the grading tolerance, or equality in exact arithmetic.
 
+What is graded is what was asked: the names of ``ask``, else those of ``points``;
+only a self-check with neither grades the names answered. An answer to a name
+that was not asked earns nothing and is listed in ``ignored``, so a student
+cannot add points by answering more than the question.
+
 Comparison: ``|given - expected| <= atol + rtol * |expected|`` with
 :data:`DEFAULT_RTOL` and :data:`DEFAULT_ATOL` unless given; with arithmetic
 ``exact`` answers are parsed as fractions and must be equal.
@@ -20,7 +25,7 @@ Comparison: ``|given - expected| <= atol + rtol * |expected|`` with
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
@@ -60,8 +65,10 @@ __all__ = [
     "MAX_POINTS",
     "Tolerance",
     "check_answers",
+    "check_asked",
     "grade",
     "parse_answer",
+    "parse_ask",
     "parse_points",
     "parse_tolerance",
 ]
@@ -151,6 +158,104 @@ def check_answers(answers: Any) -> dict[str, Any]:
     return dict(answers)
 
 
+def parse_ask(ask: Any) -> list[str] | None:
+    """Validate the form of the asked names: a non-empty list of strings.
+
+    Parameters
+    ----------
+    ask : list of str or None
+        ``["W1", "W7"]``; duplicates are dropped, the order is kept.
+
+    Returns
+    -------
+    list of str or None
+        None when ``ask`` is None.
+
+    Raises
+    ------
+    GradingError
+        Naming ``ask`` or ``ask[i]``.
+
+    Examples
+    --------
+    >>> parse_ask(["W7", "W1", "W7"])
+    ['W7', 'W1']
+    """
+    if ask is None:
+        return None
+    if isinstance(ask, str | bytes) or not isinstance(ask, Sequence):
+        raise GradingError("ask", f"expected a list of names such as [\"W1\", \"W7\"], got "
+                           f"{_kind(ask)}")
+    if not ask:
+        raise GradingError("ask", "expected at least one name, such as [\"W1\"]")
+    for i, name in enumerate(ask):
+        if not isinstance(name, str):
+            raise GradingError(f"ask[{i}]", f"expected a name such as \"W1\", got {_kind(name)}")
+    return list(dict.fromkeys(ask))
+
+
+def check_asked(
+    layers: Sequence[int], ask: Any = None, points: Mapping[str, Any] | None = None
+) -> list[str] | None:
+    """Return the graded names of a network: ``ask``, else the names of ``points``.
+
+    Parameters
+    ----------
+    layers : sequence of int
+        The network's sizes n0 ... nL.
+    ask : list of str, optional
+        The asked parameters; every one must be a weight or bias of the network.
+    points : mapping, optional
+        Name -> maximum points; with ``ask`` it may only name asked parameters.
+
+    Returns
+    -------
+    list of str or None
+        The asked names in order, without duplicates; None when neither ``ask``
+        nor ``points`` is given.
+
+    Raises
+    ------
+    GradingError
+        Naming ``ask``, ``ask[i]``, ``points`` or ``points.<name>``.
+
+    Examples
+    --------
+    >>> check_asked([2, 3, 2, 1], ask=["W7", "W1"], points={"W1": 2})
+    ['W7', 'W1']
+    """
+    parsed = parse_points(points) if points is not None else None
+    return _select(ask, parsed, _Parameters(tuple(layers)))
+
+
+def _select(
+    ask: Any, points: dict[str, float] | None, parameters: _Parameters
+) -> list[str] | None:
+    """The asked set of :func:`check_asked`, checked against ``parameters``."""
+    asked = parse_ask(ask)
+    if asked is not None:
+        for i, name in enumerate(ask):
+            if parameters.locate(name) is None:
+                raise GradingError(f"ask[{i}]", parameters.no_such(name))
+        chosen = set(asked)
+        for name in points or {}:
+            if name not in chosen:
+                raise GradingError(f"points.{name}", parameters.no_such(name)
+                                   if parameters.locate(name) is None else
+                                   f"{brief(name)} is not asked; points may only name asked "
+                                   f"parameters ({_listing(asked)})")
+        return asked
+    if points is None:
+        return None
+    if not points:
+        raise GradingError("points", "expected at least one name to grade, such as "
+                           "{\"W1\": 2} (or give ask)")
+    for name in points:
+        if parameters.locate(name) is None:
+            raise GradingError(f"points.{name}", parameters.no_such(name))
+    return list(points)
+
+
 def parse_answer(value: Any, *, exact: bool) -> Number:
     """Read one answer: a number, or a string holding an integer, decimal or fraction.
 
@@ -200,6 +305,60 @@ def parse_answer(value: Any, *, exact: bool) -> Number:
     return float(value)
 
 
+# --- the parameters ----------------------------------------------------------------------
+
+
+class _Parameters:
+    """A network's weights and biases by name (``W7``, ``b_H1``), each located once."""
+
+    def __init__(self, layers: tuple[int, ...]) -> None:
+        self.names = Names.of(layers)
+        self._bias_index = {name: (l, i) for l, layer in enumerate(self.names.biases, start=1)
+                            for i, name in enumerate(layer)}
+        self._bias_offsets = [0, *np.cumsum(layers[1:]).tolist()]
+        self._located: dict[str, Parameter | None] = {}
+
+    def __repr__(self) -> str:
+        return f"_Parameters({self.names.layers!r})"
+
+    def locate(self, name: str) -> Parameter | None:
+        """The parameter of that name, or None if the network has none."""
+        if name not in self._located:
+            if len(self._located) >= _MEMO_SIZE:
+                self._located.clear()
+            self._located[name] = self._find(name)
+        return self._located[name]
+
+    def _find(self, name: str) -> Parameter | None:
+        if name in self._bias_index:
+            l, i = self._bias_index[name]
+            return Parameter(name, l, i, None, self._bias_offsets[l - 1] + i)
+        if not name.startswith("W"):
+            return None
+        try:
+            l, i, j = self.names.locate(name)
+        except PathgradError:
+            return None
+        return Parameter(name, l, i, j, int(name[1:]) - 1)
+
+    def range(self) -> str:
+        """The names a student may answer, as a range."""
+        biases = self.names.biases
+        return f"W1..W{self.names.weight_count} or {biases[0][0]}..{biases[-1][-1]}"
+
+    def no_such(self, name: str) -> str:
+        """An error message: ``name`` is not a parameter."""
+        return f"no parameter {brief(name)} in this network; expected {self.range()}"
+
+    def unknown(self, name: str) -> str:
+        """Feedback on an answer to a name that is not a parameter, with a guess."""
+        text = f"No parameter named {brief(name)} in this network: answer {self.range()}."
+        guess = _suggest(name)
+        if guess is not None and self.locate(guess) is not None:
+            text += f" Did you mean {guess!r}?"
+        return text
+
+
 # --- the answer key ----------------------------------------------------------------------
 
 
@@ -222,14 +381,17 @@ class AnswerKey:
     --------
     >>> key = AnswerKey({"layers": [1, 1], "weights": [[[2.0]]], "activation": "identity",
     ...                  "input": [3.0], "target": [1.0], "loss": "half_sse"})
-    >>> key.grade({"W1": 15})["score"], key.grade({"W1": "-15"})["answers"][0]["diagnosis"]
-    (1.0, 'sign_error')
+    >>> key.grade({"W1": 15}, ask=["W1"])["score"]
+    1.0
+    >>> key.grade({"W1": "-15", "b_Out": 5}, ask=["W1"])["answers"][0]["diagnosis"]
+    'sign_error'
     """
 
     def __init__(self, spec: Any, **options: Any) -> None:
         self.options = parse_options(options)
         self.network: Network = parse_spec(spec, exact=self.options.exact)
-        self.names = Names.of(self.network.layers)
+        self.parameters = _Parameters(self.network.layers)
+        self.names = self.parameters.names
         batch = stack([self.network])
         chosen = RuleAnalysis(batch, self.options)
         self.rules = [chosen]
@@ -237,11 +399,7 @@ class AnswerKey:
         if self.kinks:
             self.rules += [RuleAnalysis(batch, replace(self.options, subgradient=rule))
                            for rule in SUBGRADIENTS if rule != self.options.subgradient]
-        self._bias_index = {name: (l, i) for l, layer in enumerate(self.names.biases, start=1)
-                            for i, name in enumerate(layer)}
-        self._bias_offsets = [0, *np.cumsum(self.network.layers[1:]).tolist()]
         self.diagnoser = Diagnoser(self.network, self.rules, self.kinks)
-        self._parameters: dict[str, Parameter | None] = {}
         self._memo: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def __repr__(self) -> str:
@@ -251,50 +409,58 @@ class AnswerKey:
         self,
         answers: Mapping[str, Any],
         *,
+        ask: Sequence[str] | None = None,
         tolerance: Mapping[str, Any] | Tolerance | None = None,
         points: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Grade one answer set.
+        """Grade one answer set against the asked parameters.
 
         Parameters
         ----------
         answers : mapping
             Parameter name (``W1``, ``b_H1``) -> answer (number or numeric string).
+        ask : list of str, optional
+            The graded parameters, in order; each must be a weight or bias of the
+            network. Default: the names of ``points``; with neither, the names
+            answered (a self-check: nothing then stops a student from choosing).
         tolerance : mapping, optional
             ``{"rtol", "atol"}``; ignored with arithmetic ``exact`` (equality).
         points : mapping, optional
-            Name -> maximum points (default 1). A name here that is not answered
-            scores 0 as "unanswered".
+            Name -> maximum points (default 1); with ``ask`` it may only name asked
+            parameters.
 
         Returns
         -------
         dict
-            ``score``, ``max_score``, ``answers`` (one record per answer, in order:
-            ``name``, ``given``, ``expected``, ``correct``, ``points``, ``max_points``,
-            ``diagnosis``, ``feedback``, ...), ``comparison``, ``tolerance``,
-            ``subgradient``, ``arithmetic`` and the analysis ``warnings``.
+            ``score``, ``max_score`` (over the asked names only), ``answers`` (one
+            record per asked name, in order: ``name``, ``given``, ``expected``,
+            ``correct``, ``points``, ``max_points``, ``diagnosis``, ``feedback``, ...;
+            an asked name with no answer is ``unanswered``), ``ignored`` (the answers
+            not graded: ``name``, ``reason`` "not asked" or "no such parameter",
+            ``feedback``), ``comparison``, ``tolerance``, ``subgradient``,
+            ``arithmetic`` and the analysis ``warnings``.
 
         Raises
         ------
         GradingError
-            When ``answers``, ``tolerance`` or ``points`` is malformed, or ``points``
-            names no parameter of the network.
+            When ``answers``, ``ask``, ``tolerance`` or ``points`` is malformed, or
+            ``ask`` or ``points`` names no parameter of the network.
         """
         answers = check_answers(answers)
         tol = parse_tolerance(tolerance)
         weights = parse_points(points)
-        for name in weights:
-            if name not in answers and self._parameter(name) is None:
-                raise GradingError(f"points.{name}", f"no parameter {name!r} in this network; "
-                                   f"expected {self._range()}")
-        records = [self._remembered(name, value, tol, weights.get(name, 1.0))
-                   for name, value in answers.items()]
-        records += [self._unanswered(name, weight) for name, weight in weights.items()
-                    if name not in answers]
+        asked = _select(ask, weights if points is not None else None, self.parameters)
+        if asked is None:
+            asked = [name for name in answers if self.parameters.locate(name) is not None]
+        records = [self._remembered(name, answers[name], tol, weights.get(name, 1.0))
+                   if name in answers else self._unanswered(name, weights.get(name, 1.0))
+                   for name in asked]
+        chosen = set(asked)
         return {
             "score": math.fsum(r["points"] for r in records),
             "max_score": math.fsum(r["max_points"] for r in records),
             "answers": records,
+            "ignored": [self._ignored(name) for name in answers if name not in chosen],
             "comparison": "exact" if self.options.exact else "tolerance",
             "tolerance": None if self.options.exact else tol.to_dict(),
             "subgradient": self.options.subgradient,
@@ -323,8 +489,6 @@ class AnswerKey:
                                   "expected": None, "correct": False, "points": 0.0,
                                   "max_points": max_points}
         param = self._parameter(name)
-        if param is None:
-            return record | {"diagnosis": "unknown_name", "feedback": self._unknown(name)}
         values = self._expected(param, record)
         try:
             given = parse_answer(raw, exact=self.options.exact)
@@ -357,46 +521,29 @@ class AnswerKey:
                                   for rule, v in zip(self.rules, values, strict=True)]
         return values
 
-    # --- names ---------------------------------------------------------------------------
-
-    def _parameter(self, name: str) -> Parameter | None:
-        if name not in self._parameters:
-            if len(self._parameters) >= _MEMO_SIZE:
-                self._parameters.clear()
-            self._parameters[name] = self._locate(name)
-        return self._parameters[name]
-
-    def _locate(self, name: str) -> Parameter | None:
-        if name in self._bias_index:
-            l, i = self._bias_index[name]
-            return Parameter(name, l, i, None, self._bias_offsets[l - 1] + i)
-        if not name.startswith("W"):
-            return None
-        try:
-            l, i, j = self.names.locate(name)
-        except PathgradError:
-            return None
-        return Parameter(name, l, i, j, int(name[1:]) - 1)
-
-    def _range(self) -> str:
-        biases = self.names.biases
-        return f"W1..W{self.names.weight_count} or {biases[0][0]}..{biases[-1][-1]}"
-
-    def _unknown(self, name: str) -> str:
-        text = f"No parameter named {name!r} in this network: answer {self._range()}."
-        guess = _suggest(name)
-        if guess is not None and self._parameter(guess) is not None:
-            text += f" Did you mean {guess!r}?"
-        return text
-
     def _unanswered(self, name: str, max_points: float) -> dict[str, Any]:
         record: dict[str, Any] = {"name": name, "given": None, "given_value": None,
                                   "expected": None, "correct": False, "points": 0.0,
                                   "max_points": max_points}
-        param = self._parameter(name)
-        if param is not None:
-            self._expected(param, record)
+        self._expected(self._parameter(name), record)
         return record | {"diagnosis": "unanswered", "feedback": "No answer given."}
+
+    # --- names ---------------------------------------------------------------------------
+
+    def _parameter(self, name: str) -> Parameter:
+        """An asked parameter (the asked set holds only names the network has)."""
+        param = self.parameters.locate(name)
+        if param is None:  # _select and the self-check's filter keep these out
+            raise GradingError("ask", self.parameters.no_such(name))
+        return param
+
+    def _ignored(self, name: str) -> dict[str, str]:
+        """Why an answer is not graded: its name was not asked, or names nothing."""
+        if self.parameters.locate(name) is None:
+            return {"name": name, "reason": "no such parameter",
+                    "feedback": self.parameters.unknown(name)}
+        return {"name": name, "reason": "not asked",
+                "feedback": f"{name} was not asked: this answer is not graded."}
 
     def _equal(self, given: Number, expected: Number, tol: Tolerance) -> bool:
         return tol.equal(given, expected, exact=self.options.exact)
@@ -406,6 +553,7 @@ def grade(
     spec: Any,
     answers: Mapping[str, Any],
     *,
+    ask: Sequence[str] | None = None,
     tolerance: Mapping[str, Any] | None = None,
     points: Mapping[str, Any] | None = None,
     **options: Any,
@@ -419,11 +567,15 @@ def grade(
     answers : mapping
         ``{"W1": -2.5, "W7": "3/4", "b_H1": 1}``: numbers or strings holding an
         integer, a decimal or a fraction.
+    ask : list of str, optional
+        The graded parameters (default: the names of ``points``; with neither, the
+        names answered, for a self-check). Answers to other names earn nothing and
+        are listed in ``ignored``.
     tolerance : mapping, optional
         ``{"rtol": 1e-6, "atol": 1e-9}`` (the defaults); unused with arithmetic
         ``exact``, where answers must equal the exact gradient.
     points : mapping, optional
-        Maximum points per name (default 1 each).
+        Maximum points per asked name (default 1 each).
     **options
         Analysis options (``subgradient``, ``arithmetic``, ...).
 
@@ -435,19 +587,21 @@ def grade(
     Raises
     ------
     GradingError, PathgradError
-        Malformed answers, tolerance or points; an invalid network or options.
+        Malformed answers, ask, tolerance or points; an invalid network or options.
 
     Examples
     --------
     >>> net = {"layers": [1, 1], "weights": [[["1/2"]]], "activation": "identity",
     ...        "input": ["1/3"], "target": [0], "loss": "half_sse"}
-    >>> grade(net, {"W1": "1/18"}, arithmetic="exact")["answers"][0]["correct"]
+    >>> grade(net, {"W1": "1/18"}, ask=["W1"], arithmetic="exact")["answers"][0]["correct"]
     True
     """
     check_answers(answers)
+    parse_ask(ask)
     parse_tolerance(tolerance)
     parse_points(points)
-    return AnswerKey(spec, **options).grade(answers, tolerance=tolerance, points=points)
+    return AnswerKey(spec, **options).grade(answers, ask=ask, tolerance=tolerance,
+                                            points=points)
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -475,6 +629,11 @@ def _suggest(name: str) -> str | None:
         return "b_" + (node[:1].upper() + node[1:] if not node.lower().startswith("out")
                        else "Out" + node[3:])
     return None if stripped == name else stripped
+
+
+def _listing(names: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def _kind(value: Any) -> str:
