@@ -26,7 +26,12 @@ def read_text(path: Path) -> str:
 
 def read_json(path: Path) -> Any:
     """Return a file's JSON document (``-``: standard input)."""
+    text = read_text(path)
     try:
-        return json.loads(read_text(path))
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(f"{path}: not valid JSON: {error}") from None
+    except RecursionError:
+        raise InputError(f"{path}: not usable JSON: it is nested too deeply") from None
+    except ValueError as error:  # an integer of more digits than int() takes
+        raise InputError(f"{path}: not usable JSON: {error}") from None

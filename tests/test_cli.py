@@ -139,6 +139,8 @@ def _bad_inputs(tmp_path: Path) -> dict[str, list[str]]:
         paths[name] = tmp_path / f"{name}.json"
         paths[name].write_text(json.dumps(spec))
     (tmp_path / "nan.json").write_text(nan_weight)
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "long-int.json").write_text('{"layers": [' + "9" * 5000 + "]}")
     return {
         "missing-file": [str(tmp_path / "nope.json")],
         "invalid-json": [str(invalid)],
@@ -149,11 +151,15 @@ def _bad_inputs(tmp_path: Path) -> dict[str, list[str]]:
         "paths-without-weight": [str(SEED_PATH), "--paths"],
         "exact-sigmoid": [str(paths["sigmoid"]), "--arithmetic", "exact"],
         "max-paths": [str(SEED_PATH), "--max-paths", "3"],
+        "nested-too-deeply": [str(tmp_path / "deep.json")],
+        "integer-too-long": [str(tmp_path / "long-int.json")],
+        "weight-name-too-long": [str(SEED_PATH), "--weight", "W" + "7" * 5000, "--paths"],
     }
 
 
 BAD = ["missing-file", "invalid-json", "wrong-shape", "wrong-count", "nan", "unknown-weight",
-       "paths-without-weight", "exact-sigmoid", "max-paths"]
+       "paths-without-weight", "exact-sigmoid", "max-paths", "nested-too-deeply",
+       "integer-too-long", "weight-name-too-long"]
 
 
 @pytest.mark.parametrize("case", BAD)

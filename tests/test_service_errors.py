@@ -225,3 +225,53 @@ def test_an_unknown_id_is_echoed_cut_short(api: FlaskClient) -> None:
     for route in ("/v1/jobs/", "/v1/batches/"):
         body = _problem(api.get(route + "x" * 10_000), 404)
         assert "x" * 61 + "..." in body["detail"] and len(body["detail"]) < 200
+
+
+LONG_NAME = "W" + "7" * 5000  # int() of it raised inside the handlers: a 500 before
+
+
+def test_a_weight_name_of_thousands_of_digits_is_404_not_500(client: FlaskClient) -> None:
+    job = client.post("/v1/jobs?wait=30", json={"network": unique_seed(11.0)}).get_json()
+    for what in ("paths", "formula"):
+        body = _problem(client.get(f"/v1/jobs/{job['id']}/weights/{LONG_NAME}/{what}"), 404)
+        assert len(body["detail"]) < 300
+
+
+def test_an_exercise_asking_a_name_of_thousands_of_digits_is_422(api: FlaskClient) -> None:
+    body = _problem(api.post("/v1/exercises", json={"layers": [2, 3, 2, 1],
+                                                    "ask": [LONG_NAME]}), 422)
+    assert body["errors"][0]["field"] == "ask[0]" and len(body["detail"]) < 300
+
+
+def test_grading_a_name_of_thousands_of_digits_neither_fails_nor_leaks(
+    client: FlaskClient,
+) -> None:
+    response = client.post("/v1/grade", json={"network": SEED, "ask": ["W1"],
+                                              "answers": {"W1": 2.31, LONG_NAME: 1}})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    grading = response.get_json()
+    assert grading["score"] == 1.0
+    (ignored,) = grading["ignored"]
+    assert ignored["reason"] == "no such parameter" and "Exceeds" not in ignored["feedback"]
+    body = _problem(client.post("/v1/grade", json={"network": SEED, "ask": [LONG_NAME],
+                                                   "answers": {}}), 422)
+    assert body["errors"][0]["field"] == "ask[0]"
+
+
+def test_finite_differences_over_their_limit_are_refused_before_queueing(
+    api: FlaskClient,
+) -> None:
+    # 20,301 parameters: accepted with 202 before, and failed later by the worker.
+    layers = [100, 100, 100, 1]
+    network = {"layers": layers, "activation": "tanh", "loss": "mse",
+               "weights": [[[0.01] * n for _ in range(m)]
+                           for n, m in zip(layers[:-1], layers[1:], strict=True)],
+               "input": [0.1] * 100, "target": [0.0]}
+    for route, extra in (("/v1/jobs", {}), ("/v1/grade", {"answers": {}, "ask": ["W1"]})):
+        body = _problem(api.post(route, json={"network": network, **extra,
+                                              "options": {"finite_difference": True}}), 422)
+        assert body["errors"][0]["field"] == "options.finite_difference"
+        assert "20000" in body["detail"] and "20301" in body["detail"]
+    batch = api.post("/v1/batches", json={"jobs": [{"network": network, "options":
+                                                    {"finite_difference": True}}]}).get_json()
+    assert batch["failed"] == 1  # refused at submission, not queued
