@@ -17,7 +17,7 @@ from benchmarks.common import best_of, report, seed_specs
 from worker.engine import analyze_many
 from worker.engine.analysis import analyze_batch
 from worker.engine.batch import parse_batches
-from worker.engine.spec import parse_options
+from worker.engine.options import parse_options
 
 COUNT = 2000
 

@@ -52,7 +52,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Draw the exercises and print or write them; 2 on invalid input."""
-    from worker.engine.exercises import exercises
+    from worker.coursework.exercises import exercises
 
     activation = args.activation[0] if len(args.activation) == 1 else args.activation
     try:

@@ -32,11 +32,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from worker.coursework.formats import FORMATS, SUITE, gradescope, junit_suites, render
+
 from .cli_input import InputError, read_json, read_text
-from .grade_formats import FORMATS, SUITE, gradescope, junit_suites, render
 
 if TYPE_CHECKING:
-    from worker.engine.grading import AnswerKey, Tolerance
+    from worker.coursework.grading import AnswerKey, Tolerance
 
 __all__ = ["add_parser", "run"]
 
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from worker.engine.grading import AnswerKey, parse_points, parse_tolerance
+    from worker.coursework.grading import AnswerKey, parse_points, parse_tolerance
 
     network = read_json(args.network)
     options = _options(args)

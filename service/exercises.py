@@ -14,9 +14,9 @@ from typing import Any
 from flask import Blueprint, current_app
 
 from worker import engine
-from worker.engine.errors import PathgradError
-from worker.engine.exercises import EXERCISE_VERSION, parse_exercise
-from worker.exercise_tasks import draw_exercises, exercise_problem
+from worker.coursework.exercises import EXERCISE_VERSION, ExerciseError, parse_exercise
+from worker.exercise_tasks import draw_exercises
+from worker.problems import problem_of
 from worker.store import Store
 
 from .jobs import json_body, on_demand
@@ -35,8 +35,8 @@ def create() -> dict[str, Any]:
     try:
         params = parse_exercise(layers=body.layers, activation=body.activation, loss=body.loss,
                                 ask=body.ask, integers=body.integers, fractions=body.fractions)
-    except PathgradError as exc:
-        raise ProblemError(exercise_problem(exc)) from None
+    except ExerciseError as exc:
+        raise ProblemError(problem_of(exc)) from None
     canonical = params.to_dict() | {"seed": body.seed, "count": body.count}
     store: Store = current_app.extensions["pathgrad_store"]
     page_key = store.page_key("exercises", {"request": canonical, "engine": engine.ENGINE_VERSION,

@@ -17,22 +17,20 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from worker import engine
-from worker.engine.analysis import check_limits
-from worker.engine.grading import (
+from worker.coursework.formats import MEDIA_TYPES, gradescope, junit
+from worker.coursework.grading import (
     GradingError,
     check_answers,
     check_asked,
     parse_points,
     parse_tolerance,
 )
-from worker.engine.spec import parse_spec
 from worker.grading_tasks import grade as grade_task
 from worker.store import Store, content_hash
 
-from .grade_formats import MEDIA_TYPES, gradescope, junit
 from .jobs import json_body, on_demand
 from .models import GradeQuery, GradeRequest
-from .validation import job_options
+from .validation import checked_network, job_options
 
 __all__ = ["GRADING_VERSION", "bp"]
 
@@ -49,8 +47,7 @@ def grade() -> Any:
     body = json_body()
     GradeRequest.model_validate(body)
     options = job_options(body.get("options") or {})
-    network = parse_spec(body["network"], exact=options.exact)
-    check_limits(network.layers, options)
+    network = checked_network(body["network"], options)
     answers = check_answers(body["answers"])
     tolerance = parse_tolerance(body.get("tolerance")).to_dict()
     points = parse_points(body["points"]) if body.get("points") is not None else None

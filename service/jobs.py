@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from worker import engine, tasks
 from worker.engine.batch import stack
-from worker.engine.spec import Names
+from worker.engine.names import Names
 from worker.jsoncodec import dumpb
 from worker.problems import problem
 from worker.store import Store, content_keys, task_id

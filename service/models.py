@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from worker.engine import exercises as _exercises
+from worker.coursework import exercises as _exercises
 
 __all__ = [
     "Batch",

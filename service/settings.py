@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from worker.engine.spec import DEFAULT_MAX_PATHS
+from worker.engine.options import DEFAULT_MAX_PATHS
 
 __all__ = [
     "DEFAULTS",

@@ -10,14 +10,16 @@ from flask import current_app
 from pydantic import ValidationError
 
 from worker.engine.analysis import check_limits
-from worker.engine.errors import PathgradError
-from worker.engine.spec import Network, Options, parse_options, parse_spec
+from worker.engine.errors import InvalidInputError, PathgradError
+from worker.engine.options import Options, parse_options
+from worker.engine.spec import Network, parse_spec
 from worker.problems import problem, problem_of
 
 from .models import JobRequest
 from .problems import ProblemError, validation_problem
 
 __all__ = [
+    "checked_network",
     "invalid",
     "job_options",
     "malformed_json",
@@ -32,9 +34,17 @@ def validate_job(body: Any) -> tuple[Network, Options]:
     JobRequest.model_validate(body)
     # The engine validates the raw JSON: pydantic only checked its outline.
     options = job_options(body.get("options") or {})
-    network = parse_spec(body["network"], exact=options.exact)
-    check_limits(network.layers, options)  # refused now, not after queueing
-    return network, options
+    return checked_network(body["network"], options), options
+
+
+def checked_network(raw: Any, options: Options) -> Network:
+    """Parse a body's ``network`` and check its size against the limits, before queueing."""
+    try:
+        network = parse_spec(raw, exact=options.exact)
+        check_limits(network.layers, options)
+    except InvalidInputError as exc:
+        raise ProblemError(problem_of(exc, network="network")) from None
+    return network
 
 
 def job_options(raw: dict[str, Any]) -> Options:
@@ -76,7 +86,7 @@ def problem_of_exception(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, ProblemError):
         return exc.body
     if isinstance(exc, PathgradError):
-        return problem_of(exc)
+        return problem_of(exc, network="network")
     if isinstance(exc, ValidationError):
         return validation_problem(exc)
     raise TypeError(f"not a validation failure: {exc!r}")

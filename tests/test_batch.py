@@ -11,9 +11,9 @@ import pytest
 
 from worker.batch_tasks import analyze_packed
 from worker.engine import analyze, analyze_many
-from worker.engine.analysis import analyze_batches
 from worker.engine.batch import pack, parse_batches, take, unpack
-from worker.engine.spec import parse_options
+from worker.engine.options import parse_options
+from worker.engine.pipeline import analyze_batches
 from worker.problems import problem_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,4 +83,4 @@ def test_a_packed_network_that_fails_fails_alone_with_the_error_analyze_gives() 
     assert failed is None and failure is not None
     with pytest.raises(Exception) as caught:
         analyze(overflow)
-    assert failure == {"error": problem_of(caught.value)}  # type: ignore[arg-type]
+    assert failure == {"error": problem_of(caught.value, network="network")}  # type: ignore[arg-type]

@@ -13,9 +13,9 @@ import pytest
 import sympy
 
 from service.cli import main
+from worker.coursework.exercises import ExerciseError, exercise, exercises, variant_seed
 from worker.engine import PathgradError, analyze
-from worker.engine.exercises import ExerciseError, exercise, exercises, variant_seed
-from worker.engine.spec import Names
+from worker.engine.names import Names
 
 SEED_SHAPE = (2, 3, 2, 1)
 

@@ -32,7 +32,7 @@ from service import create_app
 from service.client import APIError, BatchResults, Client, PathgradClientError
 from service.embedded import EmbeddedRedis
 from worker import engine
-from worker.store import LEASES, PREFIX
+from worker.store import PREFIX
 
 pytestmark = pytest.mark.slow
 
@@ -90,7 +90,7 @@ def service(tmp_path: Path) -> Iterator[tuple[EmbeddedRedis, Client, Any, str]]:
 def test_a_killed_process_and_a_redis_restart_lose_no_job_and_no_batch_line(
     service: tuple[EmbeddedRedis, Client, Any, str],
 ) -> None:
-    redis_server, client, worker, _queue = service
+    redis_server, client, worker, queue = service
     started = time.monotonic()
     jobs = [_network(HEAVY, seed) for seed in range(9)]
     jobs += [_network(LIGHT, 100 + seed) for seed in range(12)]
@@ -129,8 +129,10 @@ def test_a_killed_process_and_a_redis_restart_lose_no_job_and_no_batch_line(
     status = _retrying(lambda: client.batch_status(batch["id"]))
     assert (status["succeeded"], status["failed"], status["pending"]) == (len(lines), 0, 0)
     # Nothing is left claimed or leased once everything has finished.
-    redis = create_app({"REDIS_URL": redis_server.url}).extensions["pathgrad_store"].redis
-    assert not redis.zrange(LEASES, 0, -1)
+    store = create_app({"REDIS_URL": redis_server.url, "QUEUE": queue}) \
+        .extensions["pathgrad_store"]
+    redis = store.redis
+    assert not redis.zrange(store.leases, 0, -1)
     assert not redis.keys(PREFIX + "inflight:*")
 
     # Recovery: from Redis back to the last job that was running when it went away.

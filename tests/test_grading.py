@@ -20,9 +20,9 @@ import pytest
 from conftest import ROOT, SEED
 
 from service.cli import main
-from service.grade_formats import gradescope, junit, junit_suites
+from worker.coursework.formats import gradescope, junit, junit_suites
+from worker.coursework.grading import AnswerKey, GradingError, grade
 from worker.engine.errors import PathgradError
-from worker.engine.grading import AnswerKey, GradingError, grade
 
 # --- an independent reference: the seed network's chain rule ------------------------------
 

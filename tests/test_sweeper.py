@@ -14,7 +14,7 @@ from flask import Flask
 
 from service import create_app
 from worker import engine
-from worker.store import LEASES, PREFIX
+from worker.store import PREFIX
 
 # Short leases and sweeps, so a lost message is noticed within a second or two.
 FAST = {"QUEUED_LEASE": 1, "SWEEP_INTERVAL": 0.3}
@@ -50,14 +50,14 @@ def test_a_waiting_job_is_left_alone_and_a_lost_one_is_sent_again(
 ) -> None:
     app = _app(redis_url, queue)
     client = app.test_client()
-    network = unique_seed(3.0)
+    network = unique_seed(301.0)
     job = client.post("/v1/jobs", json={"network": network}).get_json()
     store = app.extensions["pathgrad_store"]
     # A worker that sweeps this queue but consumes another: the job's message waits.
     sweeping = start_worker(redis_url, queue, FAST_ENV, extra=["-Q", f"{queue}-other"])
     try:
         # Its lease runs out every second; the sweeper finds the message and renews it.
-        _until(lambda: store.redis.zscore(LEASES, "job:" + job["id"]) > time.time() + 0.3)
+        _until(lambda: store.redis.zscore(store.leases, "job:" + job["id"]) > time.time() + 0.3)
         time.sleep(2.5)
         assert len(_messages(app, queue)) == 1
         assert store.job(job["id"])["attempts"] == 1
@@ -77,7 +77,7 @@ def test_a_waiting_job_is_left_alone_and_a_lost_one_is_sent_again(
     expected = engine.analyze(network)
     assert [w["gradient"] for w in done["result"]["weights"]] == \
         [w["gradient"] for w in expected["weights"]]
-    assert store.redis.zscore(LEASES, "job:" + job["id"]) is None
+    assert store.redis.zscore(store.leases, "job:" + job["id"]) is None
 
 
 def test_work_lost_as_often_as_allowed_fails_saying_so_and_frees_its_network(
@@ -85,7 +85,7 @@ def test_work_lost_as_often_as_allowed_fails_saying_so_and_frees_its_network(
 ) -> None:
     app = _app(redis_url, queue, MAX_ATTEMPTS=2)
     client = app.test_client()
-    network = unique_seed(5.0)
+    network = unique_seed(305.0)
     job = client.post("/v1/jobs", json={"network": network}).get_json()
     store = app.extensions["pathgrad_store"]
     worker = start_worker(redis_url, queue, FAST_ENV | {"PATHGRAD_MAX_ATTEMPTS": "2"},
@@ -111,7 +111,7 @@ def test_a_lost_batch_chunk_is_sent_again_and_every_line_finishes(
 ) -> None:
     app = _app(redis_url, queue)
     client = app.test_client()
-    networks = [unique_seed(7.0 + k) for k in range(3)]
+    networks = [unique_seed(307.0 + k) for k in range(3)]
     body = {"jobs": [{"network": n} for n in networks + networks[:1]]}
     batch = client.post("/v1/batches", json=body).get_json()
     assert batch["pending"] == 4

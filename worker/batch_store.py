@@ -42,7 +42,7 @@ import redis
 
 from .jsoncodec import dumpb, loads
 from .problems import problem
-from .store import LEASES, PREFIX, Store
+from .store import PREFIX, Store
 
 __all__ = ["REFUSED", "BatchStore", "chunk_member", "collector_paused"]
 
@@ -304,7 +304,7 @@ class BatchStore:
         """Drop a chunk's networks, task and lease once its outcomes are recorded."""
         pipe = self.raw.pipeline(transaction=False)
         pipe.delete(self._key(batch_id, f":chunk:{number}"), self._key(batch_id, f":task:{number}"))
-        pipe.zrem(LEASES, chunk_member(batch_id, number))
+        pipe.zrem(self.store.leases, chunk_member(batch_id, number))
         pipe.execute()
 
     def finish(

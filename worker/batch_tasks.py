@@ -21,19 +21,13 @@ from celery.signals import task_failure
 
 from . import engine
 from .batch_store import BatchStore, chunk_member, collector_paused
-from .engine.analysis import analyze_batches
 from .engine.batch import PACKED, Batch, take, unpack
-from .engine.errors import AgreementError, PathgradError
-from .engine.spec import Options, parse_options
+from .engine.errors import AgreementError, InvalidInputError
+from .engine.options import Options, parse_options
+from .engine.pipeline import analyze_batches
 from .jsoncodec import loads
 from .leases import RUNNING, renewer
-from .problems import (
-    disagreement_problem,
-    internal_problem,
-    problem,
-    problem_of,
-    time_limit_problem,
-)
+from .problems import internal_problem, problem, problem_of, time_limit_problem
 from .tasks import task_store
 
 __all__ = ["analyze_chunk", "analyze_packed", "run_chunk"]
@@ -93,9 +87,10 @@ def analyze_chunk(specs: list[dict[str, Any]], options: dict[str, Any]) -> list[
     """Return ``(result, None)`` or ``(None or result, failure)`` for each spec, in order."""
     try:
         results = engine.analyze_many(specs, **options)
-    except PathgradError:
+    except (InvalidInputError, AgreementError):
+        # One network failed the chunk: each on its own, so it fails alone.
         return [_analyze_one(spec, options) for spec in specs]
-    return [_checked(result) for result in results]
+    return [(result, None) for result in results]
 
 
 def analyze_packed(batches: list[Batch], options: dict[str, Any]) -> list[Outcome]:
@@ -109,10 +104,10 @@ def analyze_packed(batches: list[Batch], options: dict[str, Any]) -> list[Outcom
     for batch in batches:
         try:
             results = analyze_batches([(list(range(batch.size)), batch)], batch.size, parsed)
-        except PathgradError:
+        except (InvalidInputError, AgreementError):
             outcomes += [_analyze_alone(take(batch, [row]), parsed) for row in range(batch.size)]
         else:
-            outcomes += [_checked(result) for result in results]
+            outcomes += [(result, None) for result in results]
     return outcomes
 
 
@@ -127,18 +122,12 @@ def _analyze_one(spec: dict[str, Any], options: dict[str, Any]) -> Outcome:
 def _outcome(analyze: Callable[[], dict[str, Any]]) -> Outcome:
     """The outcome of analysing one network: its result, or the problem it raised."""
     try:
-        return _checked(analyze())
+        return analyze(), None
     except AgreementError as exc:
-        return None, {"error": problem_of(exc), "result": exc.result}
-    except PathgradError as exc:
-        return None, {"error": problem_of(exc)}
-
-
-def _checked(result: dict[str, Any]) -> Outcome:
-    if not result.get("agreement", {}).get("ok", True):
         # A disagreement is pathgrad's bug: the line fails loudly, the numbers stay visible.
-        return None, {"error": disagreement_problem(result), "result": result}
-    return result, None
+        return None, {"error": problem_of(exc, network="network"), "result": exc.result}
+    except InvalidInputError as exc:
+        return None, {"error": problem_of(exc, network="network")}
 
 
 @task_failure.connect

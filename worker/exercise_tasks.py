@@ -12,18 +12,10 @@ from typing import Any
 
 from celery import shared_task
 
-from .engine.errors import PathgradError
-from .engine.exercises import exercises
-from .problems import problem
+from .coursework.exercises import exercises
 from .tasks import compute_page, task_store
 
-__all__ = ["draw_exercises", "exercise_problem"]
-
-
-def exercise_problem(exc: PathgradError) -> dict[str, Any]:
-    """Return the problem of an invalid exercise request, its field named as in the body."""
-    return problem(exc.status, exc.title, str(exc), slug="invalid-exercise",
-                   errors=[{"field": exc.field, "message": exc.message}])
+__all__ = ["draw_exercises"]
 
 
 @shared_task(name="pathgrad.exercises")
@@ -33,7 +25,6 @@ def draw_exercises(page_key: str, request: dict[str, Any]) -> None:
     params = dict(request)
     count, seed = params.pop("count"), params.pop("seed")
     try:
-        compute_page(store, page_key, lambda: {"exercises": exercises(count, seed=seed, **params)},
-                     invalid=exercise_problem)
+        compute_page(store, page_key, lambda: {"exercises": exercises(count, seed=seed, **params)})
     finally:
         store.release(page_key)

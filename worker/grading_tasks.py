@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import shared_task
 
-from .engine.grading import grade as grade_answers
+from .coursework.grading import grade as grade_answers
 from .tasks import compute_page, task_store
 
 __all__ = ["grade"]

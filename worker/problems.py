@@ -1,4 +1,8 @@
-"""RFC 9457 problem details for the engine's errors, shared by the API and the workers."""
+"""RFC 9457 problem details: the one mapping from pathgrad's errors to problem bodies.
+
+The API's error handler, the batch lines refused at submission, and the tasks that
+fail a job or a page all turn errors into problems here.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,26 @@ import re
 import uuid
 from typing import Any
 
-from .engine.errors import AgreementError, PathgradError, PathLimitError
+from .coursework.exercises import ExerciseError
+from .coursework.grading import GradingError
+from .engine.errors import (
+    AgreementError,
+    ExactArithmeticError,
+    InvalidInputError,
+    OptionError,
+    PathgradError,
+    PathLimitError,
+    SpecError,
+    UnknownWeightError,
+)
+from .engine.spec import SPEC_FIELDS
 
 __all__ = [
-    "disagreement_problem", "internal_problem", "lost_problem", "problem", "problem_of",
-    "time_limit_problem",
+    "PROBLEMS", "internal_problem", "lost_problem", "problem", "problem_of", "time_limit_problem",
 ]
 
 TYPE_PREFIX = "urn:pathgrad:problem:"
 _log = logging.getLogger(__name__)
-_SPEC_FIELDS = frozenset({"layers", "weights", "biases", "activation", "input", "target", "loss"})
 
 
 def problem(
@@ -41,26 +55,44 @@ def problem(
     return body
 
 
-def problem_of(exc: PathgradError) -> dict[str, Any]:
-    """Return the problem details of an engine error, its field named in ``errors``."""
+#: The one table from the error family to problem bodies: (class, status, title, slug),
+#: the most specific first.
+PROBLEMS: tuple[tuple[type[PathgradError], int, str, str], ...] = (
+    (AgreementError, 500, "Backprop and path sum disagree", "agreement"),
+    (PathLimitError, 422, "Too many paths", "path-limit"),
+    (UnknownWeightError, 404, "Unknown weight", "unknown-weight"),
+    (ExactArithmeticError, 422, "Not rational", "exact-arithmetic"),
+    (OptionError, 422, "Invalid option", "option"),
+    (SpecError, 422, "Invalid network", "spec"),
+    (GradingError, 422, "Invalid grading request", "grading"),
+    (ExerciseError, 422, "Invalid exercise request", "invalid-exercise"),
+    (InvalidInputError, 422, "Invalid input", "invalid-input"),
+    (PathgradError, 500, "Internal error", "internal"),
+)
+
+
+def problem_of(exc: PathgradError, *, network: str | None = None) -> dict[str, Any]:
+    """Return the problem details of a pathgrad error, its field named in ``errors``.
+
+    Parameters
+    ----------
+    exc : PathgradError
+    network : str, optional
+        Where the network spec sits in the caller's input (``network`` in a job body):
+        the fields of the spec (``weights[1]``, ``layers``) are named under it.
+    """
+    status, title, slug = next((s, t, g) for cls, s, t, g in PROBLEMS if isinstance(exc, cls))
     field = exc.field
-    if re.split(r"[.\[]", field, maxsplit=1)[0] in _SPEC_FIELDS:
-        # Fields are paths into the request body, where the spec sits under "network".
-        field = "network." + field
+    if network and re.split(r"[.\[]", field, maxsplit=1)[0] in SPEC_FIELDS:
+        field = f"{network}.{field}"
     detail = f"{field}: {exc.message}" if field else exc.message
     extensions: dict[str, Any] = {}
     if isinstance(exc, PathLimitError):
         extensions = {"paths": exc.paths, "limit": exc.limit}
     if isinstance(exc, AgreementError):
         detail = f"{detail} (a bug in pathgrad: please report it with this network)"
-    return problem(
-        exc.status,
-        exc.title,
-        detail,
-        slug=_slug(type(exc).__name__),
-        errors=[{"field": field, "message": exc.message}],
-        **extensions,
-    )
+    return problem(status, title, detail, slug=slug,
+                   errors=[{"field": field, "message": exc.message}], **extensions)
 
 
 def time_limit_problem(seconds: float) -> dict[str, Any]:
@@ -92,21 +124,3 @@ def lost_problem(attempts: int) -> dict[str, Any]:
     return problem(503, "Lost", f"the work was sent to the workers {attempts} times and "
                    "never finished (its worker, its message or Redis was lost each time); "
                    "submit it again", slug="lost", attempts=attempts)
-
-
-def disagreement_problem(result: dict[str, Any]) -> dict[str, Any]:
-    """The 500 problem of a result whose backprop and path sum disagree (a pathgrad bug)."""
-    agreement = result.get("agreement", {})
-    return problem(
-        500,
-        "Backprop and path sum disagree",
-        f"max_abs_diff={agreement.get('max_abs_diff')}, max_rel_diff="
-        f"{agreement.get('max_rel_diff')} beyond rtol={agreement.get('rtol')}, atol="
-        f"{agreement.get('atol')} (a bug in pathgrad: please report it with this network)",
-        slug="agreement",
-    )
-
-
-def _slug(name: str) -> str:
-    name = name.removesuffix("Error") or "pathgrad"
-    return "".join("-" + c.lower() if c.isupper() else c for c in name).lstrip("-")

@@ -8,9 +8,10 @@ Keys (all under the ``pathgrad:`` prefix)::
     pathgrad:inflight:<hash>       the id of the job computing <hash> right now      time limit
     pathgrad:page:<hash>:<digest>  a page of path contributions, or a formula        CACHE_TTL
     pathgrad:worker:<hostname>     a worker's last heartbeat                         10 s
-    pathgrad:leases                sorted set: what must be finished (or looked at) by
+    pathgrad:leases:<queue>        sorted set: what must be finished (or looked at) by
                                    when: ``job:<id>`` and ``chunk:<batch>:<n>``, scored
-                                   by a deadline in Unix seconds (see worker.sweeper)
+                                   by a deadline in Unix seconds (see worker.sweeper);
+                                   one per queue, as each service sweeps its own
 
 ``<hash>`` is the SHA-256 of the canonical JSON of (network, options, engine version),
 so identical submissions share one result whoever sends them. Every write that
@@ -39,7 +40,6 @@ from .jsoncodec import dumps, loads
 
 __all__ = [
     "JOB_STATUSES",
-    "LEASES",
     "Store",
     "celery_url",
     "content_hash",
@@ -50,7 +50,6 @@ __all__ = [
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 PREFIX = "pathgrad:"
-LEASES = PREFIX + "leases"
 
 # Seconds the API retries a Redis command before answering 503 (Retry-After).
 API_RETRY_SECONDS = 2.0
@@ -112,7 +111,8 @@ def content_keys(batch: Batch, options: Mapping[str, Any], engine: str) -> list[
     share a key. One hash per network and no JSON, so a batch of 100,000 is keyed fast.
     """
     header = json.dumps(
-        {"layers": batch.layers, "activation": batch.activations, "loss": batch.loss,
+        {"layers": batch.layers, "activation": [a.to_json() for a in batch.activations],
+         "loss": batch.loss.name,
          "options": options, "engine": engine},
         sort_keys=True, separators=(",", ":"),
     ).encode()
@@ -197,12 +197,17 @@ class Store:
         Seconds a job record, and a cached result or page, is kept.
     inflight_ttl : int
         Seconds an in-flight marker lives: longer than the hard time limit.
+    queue : str
+        The Celery queue of the service, whose work the leases are of.
     """
 
     def __init__(
-        self, client: redis.Redis, *, job_ttl: int, cache_ttl: int, inflight_ttl: int
+        self, client: redis.Redis, *, job_ttl: int, cache_ttl: int, inflight_ttl: int,
+        queue: str = "pathgrad",
     ) -> None:
         self.redis = client
+        self.queue = queue
+        self.leases = PREFIX + "leases:" + queue
         self._job_and_result = client.register_script(_JOB_AND_RESULT)
         self._release_held = client.register_script(_RELEASE_HELD)
         self.job_ttl = job_ttl
@@ -222,6 +227,7 @@ class Store:
             job_ttl=int(settings["job_ttl"]),
             cache_ttl=int(settings["cache_ttl"]),
             inflight_ttl=int(settings["inflight_ttl"]),
+            queue=str(settings.get("queue", "pathgrad")),
         )
 
     def __repr__(self) -> str:
@@ -277,15 +283,14 @@ class Store:
     def _save_job(self, pipe: redis.client.Pipeline, record: Mapping[str, Any]) -> None:
         pipe.set(PREFIX + "job:" + record["id"], dumps(record), ex=self.job_ttl)
         if record["status"] in ("succeeded", "failed"):
-            pipe.zrem(LEASES, "job:" + record["id"])
+            pipe.zrem(self.leases, "job:" + record["id"])
             pipe.publish(PREFIX + "done:job:" + record["id"], record["status"])
 
     # --- leases (worker.sweeper) --------------------------------------------------------
 
-    @staticmethod
-    def lease(pipe: redis.client.Pipeline, member: str, seconds: float) -> None:
+    def lease(self, pipe: redis.client.Pipeline, member: str, seconds: float) -> None:
         """Say ``member`` must be finished, or looked at again, within ``seconds``."""
-        pipe.zadd(LEASES, {member: time.time() + seconds})
+        pipe.zadd(self.leases, {member: time.time() + seconds})
 
     def renew(self, member: str, seconds: float) -> None:
         """:meth:`lease` on its own."""
@@ -295,11 +300,11 @@ class Store:
 
     def drop_lease(self, member: str) -> None:
         """Forget ``member``'s lease: it is finished (or beyond rescue)."""
-        self.redis.zrem(LEASES, member)
+        self.redis.zrem(self.leases, member)
 
     def expired_leases(self, limit: int = 100) -> list[str]:
         """Return up to ``limit`` members whose lease has run out, oldest first."""
-        members = self.redis.zrangebyscore(LEASES, "-inf", time.time(), start=0, num=limit)
+        members = self.redis.zrangebyscore(self.leases, "-inf", time.time(), start=0, num=limit)
         return [str(member) for member in members]
 
     def job(self, job_id: str) -> dict[str, Any] | None:

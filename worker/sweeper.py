@@ -49,7 +49,6 @@ BROKER_SCAN_LIMIT = 20_000
 # Where kombu's Redis transport keeps delivered, unacknowledged messages (its default).
 UNACKED = "unacked"
 _TASK_ID = re.compile(r'"id":\s*"([^"]+)"')
-_LOCK = PREFIX + "sweeper"
 
 _log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class Sweeper:
     ----------
     store : Store
     settings : mapping
-        The ``pathgrad`` settings: ``queue``, ``queued_lease``, ``max_attempts``.
+        The ``pathgrad`` settings: ``queued_lease``, ``max_attempts``.
     send : callable
         ``send(member, attempt)`` sends the task of lease member ``member``
         (``job:<id>`` or ``chunk:<batch>:<n>``) with its attempt number.
@@ -72,7 +71,7 @@ class Sweeper:
     def __init__(self, store: Store, settings: Mapping[str, Any], send: Send) -> None:
         self.store = store
         self.batches = BatchStore(store)
-        self.queue = str(settings["queue"])
+        self.queue = store.queue
         self.lease = float(settings["queued_lease"])
         self.max_attempts = max(1, int(settings["max_attempts"]))
         self.send = send
@@ -199,6 +198,7 @@ def start_sweeper(
     sweeper = Sweeper(store, settings, send)
 
     hold = max(1, int(3 * interval))
+    lock = PREFIX + "sweeper:" + store.queue
     quiet_until = 0.0
 
     def run() -> None:
@@ -207,10 +207,10 @@ def start_sweeper(
             if time.monotonic() < quiet_until:
                 continue  # Redis was away: running work renews its leases first
             try:
-                if not store.redis.set(_LOCK, name, nx=True, ex=hold):
-                    if store.redis.get(_LOCK) != name:
+                if not store.redis.set(lock, name, nx=True, ex=hold):
+                    if store.redis.get(lock) != name:
                         continue  # another worker sweeps
-                    store.redis.expire(_LOCK, hold)
+                    store.redis.expire(lock, hold)
                 sweeper.sweep()
             except redis.RedisError as exc:
                 quiet_until = time.monotonic() + 1.5 * RENEW_EVERY

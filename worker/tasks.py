@@ -17,15 +17,9 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import heartbeat_sent, task_failure, worker_ready, worker_shutdown
 
 from . import engine
-from .engine.errors import AgreementError, PathgradError
+from .engine.errors import AgreementError, InvalidInputError, PathgradError
 from .leases import RUNNING, renewer
-from .problems import (
-    disagreement_problem,
-    internal_problem,
-    problem,
-    problem_of,
-    time_limit_problem,
-)
+from .problems import internal_problem, problem, problem_of, time_limit_problem
 from .store import Store
 
 __all__ = ["WORKER_TTL", "compute_page", "formula", "noop", "path_page", "run_job", "task_store"]
@@ -94,22 +88,16 @@ def _run(store: Store, record: dict[str, Any], key: str) -> None:
     except SoftTimeLimitExceeded:
         _fail(store, job_id, time_limit_problem(_soft_limit()))
     except AgreementError as exc:
-        _fail(store, job_id, problem_of(exc), result=exc.result)
-    except PathgradError as exc:
-        _fail(store, job_id, problem_of(exc))
+        # A disagreement is pathgrad's bug: the job fails loudly, the numbers stay visible.
+        _fail(store, job_id, problem_of(exc, network="network"), result=exc.result)
+    except InvalidInputError as exc:
+        _fail(store, job_id, problem_of(exc, network="network"))
     except Exception as exc:
         _fail(store, job_id, internal_problem(exc))
         raise  # logged by Celery as a failed task
     else:
-        _finish(store, record, key, result)
-
-
-def _finish(store: Store, record: dict[str, Any], key: str, result: dict[str, Any]) -> None:
-    if not result.get("agreement", {}).get("ok", True):
-        # A disagreement is pathgrad's bug: the job fails loudly, the numbers stay visible.
-        _fail(store, record["id"], disagreement_problem(result), result=result)
-        return
-    store.save_result(key, result, job=record | {"status": "succeeded", "finished_at": _now()})
+        store.save_result(key, result,
+                          job=record | {"status": "succeeded", "finished_at": _now()})
 
 
 def _fail(
@@ -152,18 +140,20 @@ def path_page(
 
 def compute_page(
     store: Store, page_key: str, compute: Callable[[], dict[str, Any]],
-    invalid: Callable[[PathgradError], dict[str, Any]] = problem_of,
+    invalid: Callable[[InvalidInputError], dict[str, Any]] = problem_of,
 ) -> None:
     """Store what ``compute`` returns, or the problem it raised, under ``page_key``.
 
-    ``invalid`` turns the engine's error for bad input into its problem body.
+    ``invalid`` turns an error for bad input into its problem body.
     """
     try:
         store.save_page(page_key, compute())
     except SoftTimeLimitExceeded:
         store.save_page(page_key, {"error": time_limit_problem(_soft_limit())})
-    except PathgradError as exc:
+    except InvalidInputError as exc:
         store.save_page(page_key, {"error": invalid(exc)})
+    except PathgradError as exc:  # a disagreement: pathgrad's bug, asked again soon after
+        store.save_page(page_key, {"error": problem_of(exc)}, ttl=INTERNAL_ERROR_TTL)
     except Exception as exc:
         # Not the client's fault: answer the waiting request now, and retry soon after.
         store.save_page(page_key, {"error": internal_problem(exc)}, ttl=INTERNAL_ERROR_TTL)

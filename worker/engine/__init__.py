@@ -1,7 +1,7 @@
 """pathgrad's gradient engine: explicit path sums and backprop that check each other.
 
-Pure NumPy (and SymPy for formulas): no Flask, Celery or Redis. The public API
-is CONTRACT.md section 4:
+Pure NumPy (and SymPy for formulas): no Flask, Celery or Redis. Its public API is
+docs/CONTRACT.md section 4, which :mod:`pathgrad` re-exports:
 
 >>> from worker.engine import analyze
 >>> result = analyze({"layers": [1, 1], "weights": [[[2.0]]], "activation": "identity",
@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .analysis import analyze_batches
 from .batch import parse_batches
 from .contributions import ORDERS, contributions
 from .errors import (
     AgreementError,
     ExactArithmeticError,
+    InvalidInputError,
     OptionError,
     PathgradError,
     PathLimitError,
@@ -28,13 +28,17 @@ from .errors import (
     UnknownWeightError,
 )
 from .formula import formula
-from .spec import Names, Network, Options, parse_options, parse_spec
+from .names import Names
+from .options import Options, parse_options
+from .pipeline import analyze_batches
+from .spec import Network, parse_spec
 
 __all__ = [
     "ENGINE_VERSION",
     "ORDERS",
     "AgreementError",
     "ExactArithmeticError",
+    "InvalidInputError",
     "Names",
     "Network",
     "OptionError",
@@ -61,7 +65,7 @@ def analyze(spec: dict[str, Any], **options: Any) -> dict[str, Any]:
     Parameters
     ----------
     spec : dict
-        The network (CONTRACT.md section 1).
+        The network (docs/CONTRACT.md section 1).
     **options
         ``subgradient``, ``arithmetic``, ``finite_difference``, ``path_sum``,
         ``max_paths``, ``rtol``, ``atol``.
@@ -69,13 +73,14 @@ def analyze(spec: dict[str, Any], **options: Any) -> dict[str, Any]:
     Returns
     -------
     dict
-        CONTRACT.md section 2.
+        docs/CONTRACT.md section 2.
 
     Raises
     ------
-    PathgradError
-        For any invalid input, naming the field; :class:`AgreementError` if the two
-        methods disagree (a pathgrad bug), with the result attached.
+    InvalidInputError
+        For any invalid input (a ``ValueError``), naming the field.
+    AgreementError
+        If the two methods disagree (a pathgrad bug), with the result attached.
     """
     parsed = parse_options(options)
     return analyze_batches(parse_batches([spec], exact=parsed.exact), 1, parsed)[0]
@@ -102,7 +107,7 @@ def path_contributions(
     cursor: str | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Return one page of a weight's path contributions (CONTRACT.md section 3).
+    """Return one page of a weight's path contributions (docs/CONTRACT.md section 3).
 
     ``limit=None`` returns every path, in pages of at most 100,000; pass the
     page's ``next_cursor`` as ``cursor`` for the next one.

@@ -1,9 +1,10 @@
-"""The analysis of CONTRACT.md section 2: both methods, their agreement, and the witnesses.
+"""The computation of an analysis: both methods and the witnesses, on arrays.
 
-:func:`analyze_batches` takes networks grouped by shape and stacked into
-batches (:func:`worker.engine.batch.parse_batches`) and runs the forward pass,
-backprop, the explicit path sums and (when asked) finite differences on each
-whole batch at once.
+:func:`analyze_batch` runs the forward pass, backprop, the explicit path sums and
+(when asked) finite differences on a whole batch of networks at once (stacked by
+:func:`worker.engine.batch.parse_batches`); :func:`check_limits` says beforehand
+whether a network's size is within what an analysis may take.
+:mod:`worker.engine.pipeline` puts the result of docs/CONTRACT.md section 2 together.
 """
 
 from __future__ import annotations
@@ -16,20 +17,18 @@ import numpy as np
 import numpy.typing as npt
 
 from .backprop import backprop, magnitudes
-from .batch import Batch, prefixed
-from .errors import AgreementError, OptionError, PathgradError, PathLimitError
+from .batch import Batch
+from .errors import OptionError, PathLimitError, SpecError
 from .finite_diff import FiniteDifferences, finite_differences
 from .forward import Forward, forward
+from .options import Options
 from .paths import path_sums, suffix_path_count
-from .results import build_results
-from .spec import Options
 
 __all__ = [
     "EXACT_MAX_PATHS",
     "MAX_FD_PARAMETERS",
     "BatchAnalysis",
     "analyze_batch",
-    "analyze_batches",
     "check_limits",
     "enumeration_limit",
 ]
@@ -90,51 +89,6 @@ def _check_fd_size(layers: tuple[int, ...], options: Options) -> None:
             f"finite differences are limited to {MAX_FD_PARAMETERS} parameters "
             f"(two forward passes each); the network has {parameters}",
         )
-
-
-def analyze_batches(
-    batches: Sequence[tuple[list[int], Batch]], count: int, options: Options
-) -> list[dict[str, Any]]:
-    """Analyse batches of networks (from :func:`parse_batches`), returning results in order.
-
-    Parameters
-    ----------
-    batches : sequence of (indices, Batch)
-    count : int
-        Number of networks in all.
-    options : Options
-
-    Returns
-    -------
-    list of dict
-        One CONTRACT.md section 2 result per network, in input order.
-
-    Raises
-    ------
-    PathLimitError, OptionError
-        Prefixed with ``specs[i].`` when there are several networks.
-    AgreementError
-        When backprop and the path sum disagree beyond tolerance (a pathgrad bug);
-        the result is attached.
-    """
-    for members, batch in batches:
-        try:
-            check_limits(batch.layers, options)
-        except PathgradError as error:
-            raise prefixed(error, members[0], count) from None
-    results: list[dict[str, Any]] = [{} for _ in range(count)]
-    for members, batch in batches:
-        analysis = analyze_batch(batch, options)
-        for index, result in zip(members, build_results(analysis, options), strict=True):
-            results[index] = result
-    for index, result in enumerate(results):
-        if not result["agreement"]["ok"]:
-            raise AgreementError(
-                "network" if count == 1 else f"specs[{index}]",
-                result["warnings"][0],
-                result=result,
-            )
-    return results
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,7 +163,7 @@ def analyze_batch(batch: Batch, options: Options) -> BatchAnalysis:
 def _check_finite(passed: Forward) -> None:
     arrays = [passed.loss, passed.loss_gradient, *passed.values]
     if not all(np.isfinite(a).all() for a in arrays):
-        raise PathgradError(
+        raise SpecError(
             "weights",
             "the forward pass overflows float64 (a value is infinite); use smaller "
             "weights or inputs, or arithmetic 'exact' with a piecewise-linear network",
@@ -218,7 +172,7 @@ def _check_finite(passed: Forward) -> None:
 
 def _check_finite_gradients(arrays: Sequence[Array]) -> None:
     if not all(np.isfinite(a).all() for a in arrays):
-        raise PathgradError(
+        raise SpecError(
             "weights",
             "the gradients overflow float64 (a path product is infinite); use smaller "
             "weights, or arithmetic 'exact' with a piecewise-linear network",

@@ -7,25 +7,25 @@ fast check finds a problem is each spec parsed on its own, to name the field.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .activations import Activation
 from .errors import PathgradError
+from .losses import LOSSES, Loss, parse_loss
 from .spec import (
-    LOSSES,
     REQUIRED_FIELDS,
     SPEC_FIELDS,
     Network,
     check_activation,
     check_layers,
+    float_array,
     parse_spec,
 )
 
@@ -54,10 +54,10 @@ class Batch:
     layers: tuple[int, ...]
     weights: list[Array]
     biases: list[Array]
-    activations: tuple[str, ...]
+    activations: tuple[Activation, ...]
     input: Array
     target: Array
-    loss: str
+    loss: Loss
     exact: bool
 
     @property
@@ -117,8 +117,8 @@ def pack(batches: Sequence[Batch]) -> bytes:
     """
     if any(batch.exact for batch in batches):
         raise ValueError("exact batches cannot be packed: their numbers are fractions")
-    header = [{"layers": list(b.layers), "activations": list(b.activations), "loss": b.loss,
-               "size": b.size} for b in batches]
+    header = [{"layers": list(b.layers), "activations": [a.to_json() for a in b.activations],
+               "loss": b.loss.name, "size": b.size} for b in batches]
     parts = [PACKED, json.dumps(header).encode(), b"\n"]
     for batch in batches:
         columns = [a.reshape(batch.size, -1) for a in _fields(batch)]
@@ -153,8 +153,8 @@ def unpack(data: bytes) -> list[Batch]:
         depth = len(layers) - 1
         batches.append(Batch(
             layers=layers, weights=arrays[:depth], biases=arrays[depth:2 * depth],
-            activations=tuple(group["activations"]), input=arrays[-2], target=arrays[-1],
-            loss=str(group["loss"]), exact=False))
+            activations=check_activation(group["activations"], depth), input=arrays[-2],
+            target=arrays[-1], loss=parse_loss(group["loss"]), exact=False))
     if offset != len(data):
         raise ValueError("packed batches: the numbers do not match the header")
     return batches
@@ -179,7 +179,7 @@ def parse_batches(
     Parameters
     ----------
     specs : sequence of dict
-        Network specs (CONTRACT.md section 1).
+        Network specs (docs/CONTRACT.md section 1).
     exact : bool
         Parse numbers as fractions.
 
@@ -216,13 +216,8 @@ def parse_batches(
 
 
 def prefixed(error: PathgradError, index: int, count: int) -> PathgradError:
-    """Return the error with its field prefixed by ``specs[index].`` when there are many."""
-    if count == 1:
-        return error
-    moved = copy.copy(error)
-    moved.field = f"specs[{index}].{error.field}"
-    moved.args = (f"{moved.field}: {error.message}",)
-    return moved
+    """Return the error with its field inside ``specs[index]`` when there are many."""
+    return error if count == 1 else error.within(f"specs[{index}]")
 
 
 def _group_key(spec: Any) -> Any:
@@ -246,8 +241,8 @@ def _fast_batch(specs: list[Any], key: Any) -> Batch | None:
 
 
 def _convert(specs: list[Any], key: Any) -> Batch | None:
-    layers, _, loss, no_biases = key
-    if loss not in LOSSES or not all(map(SPEC_FIELDS.issuperset, specs)) \
+    layers, _, loss_name, no_biases = key
+    if loss_name not in LOSSES or not all(map(SPEC_FIELDS.issuperset, specs)) \
             or not all(map(REQUIRED_FIELDS.issubset, map(dict.keys, specs))):
         return None
     try:
@@ -264,46 +259,25 @@ def _convert(specs: list[Any], key: Any) -> Batch | None:
     if not _lists_of(columns["weights"], depth) or \
             not _lists_of(columns.get("biases", columns["weights"]), depth):
         return None
-    input_, target = (_stacked(columns[name], (size, n))
+    input_, target = (float_array(columns[name], (size, n))
                       for name, n in (("input", layers[0]), ("target", layers[-1])))
     per_layer = [list(zip(*columns["weights"], strict=True))]
     if not no_biases:
         per_layer.append(list(zip(*columns["biases"], strict=True)))
-    weights = [_stacked(list(per_layer[0][l]), (size, layers[l + 1], layers[l]))
+    weights = [float_array(list(per_layer[0][l]), (size, layers[l + 1], layers[l]))
                for l in range(depth)]
     if no_biases:
         biases: list[Array | None] = [np.zeros((size, n)) for n in layers[1:]]
     else:
-        biases = [_stacked(list(per_layer[1][l]), (size, layers[l + 1])) for l in range(depth)]
+        biases = [float_array(list(per_layer[1][l]), (size, layers[l + 1])) for l in range(depth)]
     arrays = [input_, target, *weights, *biases]
     if any(a is None or not np.isfinite(a).all() for a in arrays):
         return None
     return Batch(layers=layers, weights=weights, biases=biases,  # type: ignore[arg-type]
                  activations=activations, input=input_, target=target,  # type: ignore[arg-type]
-                 loss=loss, exact=False)
+                 loss=LOSSES[loss_name], exact=False)
 
 
 def _lists_of(values: list[Any], length: int) -> bool:
     """Whether every item of ``values`` is a list of ``length`` items."""
     return set(map(type, values)) == {list} and set(map(len, values)) == {length}
-
-
-def _stacked(values: list[Any], shape: tuple[int, ...]) -> Array | None:
-    """values as a float64 array of ``shape`` if they are plain numbers of that shape, else None.
-
-    The nesting is checked level by level with C-level ``map`` calls and the
-    numbers converted from one flat list: several times faster than letting
-    ``np.array`` discover the shape of thousands of small nested lists.
-    """
-    level = values
-    for length in shape[1:]:
-        if not _lists_of(level, length):
-            return None
-        level = list(chain.from_iterable(level))
-    # JSON booleans are not numbers here (np.array would take True as 1.0).
-    if not set(map(type, level)) <= {float, int}:
-        return None
-    try:
-        return np.array(level, dtype=np.float64).reshape(shape)
-    except OverflowError:  # an integer beyond float64: the slow path names it
-        return None

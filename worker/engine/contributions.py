@@ -1,4 +1,4 @@
-"""Per-weight path contributions (CONTRACT.md section 3): ordered, paged, exact when asked.
+"""Per-weight path contributions (docs/CONTRACT.md section 3): ordered, paged, exact when asked.
 
 A path of weight W (edge u -> v) runs u -> v -> ... -> an output; its contribution
 is ``a_u * T_l[v, ...]`` (see :mod:`worker.engine.paths`). The contributions of
@@ -26,9 +26,12 @@ from .analysis import enumeration_limit
 from .backprop import deltas
 from .batch import stack
 from .errors import OptionError, PathLimitError
+from .exact import as_float
 from .forward import forward
+from .names import Names
+from .options import Options
 from .paths import SuffixPaths, paths_per_node
-from .spec import Names, Network, Options, as_float
+from .spec import Network
 
 __all__ = ["MAX_PAGE", "ORDERS", "contributions"]
 

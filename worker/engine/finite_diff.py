@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from .batch import Batch
 from .forward import Forward, forward
-from .spec import Names
+from .names import Names
 
 __all__ = ["FiniteDifferences", "finite_differences"]
 
@@ -132,12 +132,12 @@ def _unflatten(batch: Batch, b: int, points: Array, shapes: list[tuple[int, ...]
 def _kink_signature(batch: Batch, passed: Forward, b: int | None) -> Array:
     """Signs of everything with a kink: relu/leaky pre-activations and l1 output differences."""
     parts = []
-    for l, name in enumerate(batch.activations, start=1):
-        if name in ("relu", "leaky_relu"):
+    for l, activation in enumerate(batch.activations, start=1):
+        if activation.kinked:
             z = passed.pre[l]
             assert z is not None
             parts.append(_sign(z))
-    if batch.loss == "l1":
+    if batch.loss.kinked:
         parts.append(_sign(passed.values[-1] - batch.target))
     if not parts:
         parts.append(np.zeros((passed.loss.shape[0], 0), dtype=np.int8))

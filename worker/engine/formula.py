@@ -1,7 +1,7 @@
 """Symbolic gradient formulas: dLoss/dW of one weight as a SymPy sum over its paths.
 
 The formula is built from the explicit paths of the weight, not from backprop
-(CONTRACT.md section 3): for a weight W on the edge u -> v, every path
+(docs/CONTRACT.md section 3): for a weight W on the edge u -> v, every path
 v -> ... -> output k contributes one term::
 
     a_u * (weights of the later edges) * (dact of every neuron from v on) * dLoss/dOut_k
@@ -17,14 +17,14 @@ with no ``locals`` gives them back):
 
 - ``X1, X2, ...`` inputs; ``H1, H2, ...`` hidden neurons and ``Out`` / ``Out1, ...``
   outputs, each meaning the neuron's value *after* its activation; ``Y`` /
-  ``Y1, ...`` targets; ``W1, W2, ...`` weights (CONTRACT.md section 1).
+  ``Y1, ...`` targets; ``W1, W2, ...`` weights (docs/CONTRACT.md section 1).
 - ``dact_<neuron>`` (``dact_H4``, ``dact_Out``, ``dact_Out2``): the activation's
   derivative sigma'(z) at that neuron's pre-activation z, rendered
   ``\\sigma'_{H_{4}}`` in LaTeX. Identity neurons have derivative 1 and no factor.
 
-dLoss/dOut_k by loss, with K outputs: ``l1`` sign(Out_k - Y_k); ``mse``
-2*(Out_k - Y_k)/K; ``half_sse`` Out_k - Y_k; ``softmax_cross_entropy``
-exp(Out_k)/(exp(Out1) + ... + exp(OutK))*(Y1 + ... + YK) - Y_k.
+dLoss/dOut_k is the loss record's (:meth:`worker.engine.losses.Loss.symbolic_gradient`):
+``l1`` sign(Out_k - Y_k); ``mse`` 2*(Out_k - Y_k)/K; ``half_sse`` Out_k - Y_k;
+``softmax_cross_entropy`` exp(Out_k)/(exp(Out1) + ... + exp(OutK))*(Y1 + ... + YK) - Y_k.
 
 SymPy is imported on the first call, not with this module: it takes longer to
 import than the rest of the engine, and most jobs never need a formula.
@@ -43,7 +43,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .errors import OptionError, PathgradError, PathLimitError, SpecError
-from .spec import Names, Network, parse_spec
+from .names import Names
+from .spec import Network, parse_spec
 
 __all__ = ["DEFAULT_FORMULA_PATHS", "formula"]
 
@@ -63,7 +64,7 @@ def formula(
     Parameters
     ----------
     spec : dict
-        The network (CONTRACT.md section 1). Only its structure matters: layer
+        The network (docs/CONTRACT.md section 1). Only its structure matters: layer
         sizes, activations and loss.
     weight : str
         A weight name, ``W1`` ... ``Wn``. Biases are not weights.
@@ -158,7 +159,8 @@ def _path_sum(net: Network, names: Names, l: int, row: int, col: int) -> sympy.E
             if step:
                 factors.append(sympy.Symbol(names.weights[l + step - 1][index][nodes[step - 1]]))
         by_output.setdefault(nodes[-1], []).append(sympy.Mul(*factors))
-    loss_gradient = _loss_gradient(net.loss, names)
+    outs = [sympy.Symbol(name) for name in names.nodes[-1]]
+    loss_gradient = net.loss.symbolic_gradient(outs, [sympy.Symbol(y) for y in names.targets])
     total = sympy.Add(
         *(loss_gradient[k] * sympy.factor_terms(sympy.Add(*terms))
           for k, terms in by_output.items())
@@ -169,27 +171,9 @@ def _path_sum(net: Network, names: Names, l: int, row: int, col: int) -> sympy.E
 def _activation_factor(net: Network, names: Names, layer: int, index: int) -> sympy.Expr:
     import sympy
 
-    if net.activations[layer - 1] == "identity":
+    if net.activations[layer - 1].has_unit_derivative:
         return sympy.S.One
     return sympy.Symbol(f"dact_{names.nodes[layer][index]}")
-
-
-def _loss_gradient(loss: str, names: Names) -> list[sympy.Expr]:
-    """dLoss/dOut_k for every output k, in the output and target symbols."""
-    import sympy
-
-    outs = [sympy.Symbol(name) for name in names.nodes[-1]]
-    targets = [sympy.Symbol(name) for name in names.targets]
-    pairs = list(zip(outs, targets, strict=True))
-    if loss == "l1":
-        return [sympy.sign(out - y) for out, y in pairs]
-    if loss == "mse":
-        return [sympy.Rational(2, len(outs)) * (out - y) for out, y in pairs]
-    if loss == "half_sse":
-        return [out - y for out, y in pairs]
-    softmax_total = sympy.Add(*(sympy.exp(out) for out in outs))
-    target_total = sympy.Add(*targets)
-    return [sympy.exp(out) / softmax_total * target_total - y for out, y in pairs]
 
 
 def _latex_names(expr: sympy.Expr) -> dict[sympy.Symbol, str]:

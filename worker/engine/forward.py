@@ -2,13 +2,13 @@
 
 Every function here works on a *batch*: arrays with a leading axis B, one entry
 per network of the same shape. The same code runs in float64 and, for exact
-arithmetic, on object arrays of ``fractions.Fraction``.
+arithmetic, on object arrays of ``fractions.Fraction``; each layer's activation and
+the loss are their records' (:mod:`worker.engine.activations`, :mod:`.losses`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -16,18 +16,9 @@ import numpy.typing as npt
 
 from .batch import Batch
 
-__all__ = ["Forward", "LEAKY_SLOPE", "forward"]
+__all__ = ["Forward", "forward"]
 
 Array = npt.NDArray[Any]
-
-LEAKY_SLOPE = Fraction(1, 100)
-
-# Derivative used at a kink, per subgradient rule (CONTRACT.md section 1, "subgradient").
-_KINK_DERIVATIVE: dict[str, dict[str, Fraction]] = {
-    "relu": {"min_norm": Fraction(0), "left": Fraction(0), "right": Fraction(1)},
-    "leaky_relu": {"min_norm": LEAKY_SLOPE, "left": LEAKY_SLOPE, "right": Fraction(1)},
-    "l1": {"min_norm": Fraction(0), "left": Fraction(-1), "right": Fraction(1)},
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,68 +81,15 @@ def forward(batch: Batch, subgradient: str = "min_norm") -> Forward:
     derivatives: list[Array | None] = [None]
     kinks: list[Array | None] = [None]
     with np.errstate(over="ignore", invalid="ignore"):
-        for weights, biases, name in zip(
+        for weights, biases, activation in zip(
             batch.weights, batch.biases, batch.activations, strict=True
         ):
             z = np.matmul(weights, values[-1][:, :, None])[:, :, 0] + biases
-            value, derivative, kink = _activate(name, z, subgradient, batch.exact)
+            value, derivative, kink = activation.apply(z, subgradient, batch.exact)
             pre.append(z)
             values.append(value)
             derivatives.append(derivative)
             kinks.append(kink)
-        loss, gradient, loss_kinks = _loss(batch.loss, values[-1], batch.target, subgradient,
-                                           batch.exact)
+        loss, gradient, loss_kinks = batch.loss.apply(values[-1], batch.target, subgradient,
+                                                      batch.exact)
     return Forward(pre, values, derivatives, kinks, loss, gradient, loss_kinks)
-
-
-def _constant(value: Fraction, exact: bool) -> Any:
-    return value if exact else float(value)
-
-
-def _activate(name: str, z: Array, subgradient: str, exact: bool) -> tuple[Array, Array, Array]:
-    one, zero = _constant(Fraction(1), exact), _constant(Fraction(0), exact)
-    no_kinks = np.zeros(z.shape, dtype=bool)
-    if name == "identity":
-        return z, np.full(z.shape, one, dtype=z.dtype), no_kinks
-    if name == "sigmoid":
-        # With e = exp(-|z|) <= 1 nothing overflows, and e / (1 + e)^2 keeps the derivative's
-        # relative precision where s * (1 - s) would round 1 - s to 0 (z >> 0).
-        e = np.exp(-np.abs(z))
-        s = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-        return s, e / ((1.0 + e) * (1.0 + e)), no_kinks
-    if name == "tanh":
-        # 1 - tanh^2 = 4e / (1 + e)^2 with e = exp(-2|z|): exact where 1 - t*t cancels.
-        e = np.exp(-2.0 * np.abs(z))
-        return np.tanh(z), 4.0 * e / ((1.0 + e) * (1.0 + e)), no_kinks
-    slope = one if name == "relu" else _constant(LEAKY_SLOPE, exact)
-    low = zero if name == "relu" else slope
-    at_kink = _constant(_KINK_DERIVATIVE[name][subgradient], exact)
-    positive, negative = z > 0, z < 0
-    value = np.where(positive, z, z * low if name == "leaky_relu" else zero)
-    derivative = np.where(positive, one, np.where(negative, low, at_kink))
-    return value.astype(z.dtype), derivative.astype(z.dtype), ~(positive | negative)
-
-
-def _loss(
-    name: str, out: Array, target: Array, subgradient: str, exact: bool
-) -> tuple[Array, Array, Array]:
-    diff = out - target
-    count = out.shape[1]
-    no_kinks = np.zeros(out.shape, dtype=bool)
-    if name == "l1":
-        positive, negative = diff > 0, diff < 0
-        at_kink = _constant(_KINK_DERIVATIVE["l1"][subgradient], exact)
-        one = _constant(Fraction(1), exact)
-        sign = np.where(positive, one, np.where(negative, -one, at_kink)).astype(out.dtype)
-        return np.abs(diff).sum(axis=1), sign, ~(positive | negative)
-    if name == "mse":
-        return (diff * diff).sum(axis=1) / count, diff * 2 / count, no_kinks
-    if name == "half_sse":
-        return (diff * diff).sum(axis=1) / 2, diff, no_kinks
-    # softmax_cross_entropy, computed through log-sum-exp so large outputs do not overflow.
-    shifted = out - out.max(axis=1, keepdims=True)
-    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    softmax = np.exp(log_softmax)
-    loss = -(target * log_softmax).sum(axis=1)
-    gradient = softmax * target.sum(axis=1, keepdims=True) - target
-    return loss, gradient, no_kinks

@@ -1,8 +1,8 @@
-"""The result JSON of CONTRACT.md section 2, built for a whole batch at once.
+"""The result JSON of docs/CONTRACT.md section 2, built for a whole batch at once.
 
-Arrays are converted with one ``tolist()`` per batch and column, and the
-agreement is computed for every network in one vectorised pass: building
-Python dicts is the costliest part of analysing many small networks.
+This module only turns arrays (the analysis and its agreement) into dicts. Arrays
+are converted with one ``tolist()`` per batch and column: building Python dicts is
+the costliest part of analysing many small networks.
 """
 
 from __future__ import annotations
@@ -10,32 +10,33 @@ from __future__ import annotations
 import gc
 from collections.abc import Mapping
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .agreement import Agreement, Comparison, disagreement
+from .analysis import BatchAnalysis
+from .exact import as_float
+from .names import Names
+from .options import Options
 from .paths import paths_per_node, suffix_path_count
-from .spec import Names, Options, as_float
 
-if TYPE_CHECKING:
-    from .analysis import BatchAnalysis
-
-__all__ = ["FD_ATOL", "FD_RTOL", "build_results"]
+__all__ = ["build_results"]
 
 Array = npt.NDArray[Any]
 
-# Central differences agree with backprop to about eps^(2/3) of the loss's scale.
-FD_RTOL = 1e-6
-FD_ATOL = 1e-8
 
-
-def build_results(analysis: BatchAnalysis, options: Options) -> list[dict[str, Any]]:
-    """Return one CONTRACT.md section 2 result per network of the batch.
+def build_results(
+    analysis: BatchAnalysis, agreement: Agreement, options: Options
+) -> list[dict[str, Any]]:
+    """Return one docs/CONTRACT.md section 2 result per network of the batch.
 
     Parameters
     ----------
     analysis : BatchAnalysis
+    agreement : Agreement
+        Its methods compared.
     options : Options
 
     Returns
@@ -47,13 +48,15 @@ def build_results(analysis: BatchAnalysis, options: Options) -> list[dict[str, A
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build(analysis, options)
+        return _build(analysis, agreement, options)
     finally:
         if enabled:
             gc.enable()
 
 
-def _build(analysis: BatchAnalysis, options: Options) -> list[dict[str, Any]]:
+def _build(
+    analysis: BatchAnalysis, agreement: Agreement, options: Options
+) -> list[dict[str, Any]]:
     batch, passed = analysis.batch, analysis.passed
     size, meta, exact = batch.size, _meta(batch.layers), batch.exact
     # The records of every network are built by one flat loop per kind over (B * n,)
@@ -75,7 +78,7 @@ def _build(analysis: BatchAnalysis, options: Options) -> list[dict[str, Any]]:
     nodes = _node_records(size, meta, *(
         _flat(np.concatenate(arrays[1:], axis=1), exact)  # type: ignore[arg-type]
         for arrays in (passed.pre, passed.values, passed.derivatives)))
-    agreement = _agreement(analysis, options)
+    agreements = _agreement(agreement, options, exact)
     losses = _flat(passed.loss, exact)
     outputs = _columns(passed.values[-1], exact)
     enumerated = suffix_path_count(batch.layers) if options.path_sum else 0
@@ -84,7 +87,7 @@ def _build(analysis: BatchAnalysis, options: Options) -> list[dict[str, Any]]:
     # Most networks have nothing to warn about: only the others go through _warnings.
     plain = analysis.path_sum is not None and analysis.finite_differences is None
     results = []
-    for b, (loss, output, agreed, kink) in enumerate(zip(losses, outputs, agreement, kinked,
+    for b, (loss, output, agreed, kink) in enumerate(zip(losses, outputs, agreements, kinked,
                                                          strict=True)):
         results.append({
             "loss": loss,
@@ -95,7 +98,7 @@ def _build(analysis: BatchAnalysis, options: Options) -> list[dict[str, Any]]:
             "agreement": agreed,
             "paths_enumerated": enumerated,
             "warnings": [] if plain and not kink and agreed["ok"]
-            else _warnings(analysis, options, b, agreed, kink),
+            else _warnings(analysis, agreement, options, b, agreed, kink),
         })
         if exact and _add_exact(results[-1], analysis, b):
             results[-1]["warnings"].append(
@@ -242,91 +245,55 @@ def _fd_arrays(analysis: BatchAnalysis) -> tuple[Array, Array] | None:
 # --- agreement -------------------------------------------------------------------------
 
 
-def _agreement(analysis: BatchAnalysis, options: Options) -> list[dict[str, Any]]:
-    """Backprop vs path sum (and vs finite differences) for every network, vectorised."""
-    size = analysis.batch.size
+def _agreement(agreement: Agreement, options: Options, exact: bool) -> list[dict[str, Any]]:
+    """The ``agreement`` record of every network, from the comparisons' arrays."""
     base: dict[str, Any] = {"rtol": options.rtol, "atol": options.atol}
-    agreements: list[dict[str, Any]]
-    if analysis.path_sum is None:
-        agreements = [{"ok": True, "max_abs_diff": None, "max_rel_diff": None, **base}
-                      for _ in range(size)]
+    if agreement.path_sum is None:
+        records = [{"ok": True, "max_abs_diff": None, "max_rel_diff": None, **base}
+                   for _ in range(agreement.size)]
     else:
-        ours, theirs = (np.concatenate(pair, axis=1) for pair in (analysis.backprop,
-                                                                   analysis.path_sum))
-        exact = analysis.batch.exact
-        # Exact agreement is equality: no tolerance (and no float of a huge Fraction).
-        scale = None if exact else options.rtol * np.concatenate(analysis.scale, axis=1)
-        agreements = _compare(ours, theirs, options.atol, scale, exact, base)
-    if analysis.finite_differences is not None:
-        for b, fd_agreement in enumerate(_fd_agreement(analysis)):
-            agreements[b]["finite_difference"] = fd_agreement
-    return agreements
-
-
-def _compare(
-    ours: Array, theirs: Array, atol: float, rtol_scale: Array | None, exact: bool,
-    base: dict[str, Any],
-) -> list[dict[str, Any]]:
-    diff = np.abs(ours - theirs)
-    largest = np.maximum(np.abs(ours), np.abs(theirs))
-    if exact:
-        ok = (diff == 0).all(axis=1)
-        worst = [max(row, default=Fraction(0)) for row in diff.tolist()]
-        rel = [max((d / m for d, m in zip(dr, mr, strict=True) if m), default=0)
-               for dr, mr in zip(diff.tolist(), largest.tolist(), strict=True)]
-        return [{"ok": bool(k), "max_abs_diff": as_float(w), "max_rel_diff": float(r), **base,
-                 "max_abs_diff_exact": str(Fraction(w))}
-                for k, w, r in zip(ok.tolist(), worst, rel, strict=True)]
-    ok = (diff <= atol + (0.0 if rtol_scale is None else rtol_scale)).all(axis=1)
-    worst = diff.max(axis=1, initial=0.0)
-    rel = np.divide(diff, largest, out=np.zeros_like(diff), where=largest > 0)
-    template = {"ok": None, "max_abs_diff": None, "max_rel_diff": None, **base}
-    records = []
-    for k, w, r in zip(ok.tolist(), worst.tolist(), rel.max(axis=1, initial=0.0).tolist(),
-                       strict=True):
-        record = template.copy()
-        record["ok"], record["max_abs_diff"], record["max_rel_diff"] = k, w, r
-        records.append(record)
+        records = _records(agreement.path_sum, exact, base)
+    if agreement.finite_difference is not None and agreement.skipped is not None:
+        fd = _records(agreement.finite_difference, exact, None)
+        for record, entry, skipped in zip(records, fd, agreement.skipped, strict=True):
+            entry.pop("max_abs_diff_exact", None)
+            entry["skipped"] = skipped
+            record["finite_difference"] = entry
     return records
 
 
-def _fd_agreement(analysis: BatchAnalysis) -> list[dict[str, Any]]:
-    exact = analysis.batch.exact
-    result = []
-    assert analysis.finite_differences is not None
-    for b, fd in enumerate(analysis.finite_differences):
-        ours = np.concatenate([analysis.backprop[0][b], analysis.backprop[1][b]])
-        theirs = np.concatenate([a.ravel() for a in (*fd.weights, *fd.biases)])
-        usable = np.array([v is not None for v in theirs.tolist()], dtype=bool) if exact \
-            else ~np.isnan(theirs)
-        rtol, atol = (0.0, 0.0) if exact else (
-            FD_RTOL, FD_ATOL * max(1.0, abs(float(analysis.passed.loss[b]))))
-        (entry,) = _compare(ours[usable][None, :], theirs[usable][None, :], atol,
-                            None if exact else rtol * np.abs(ours[usable])[None, :], exact,
-                            {"rtol": rtol, "atol": atol})
-        entry.pop("max_abs_diff_exact", None)
-        entry["skipped"] = fd.skipped
-        result.append(entry)
-    return result
+def _records(
+    comparison: Comparison, exact: bool, base: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """One record per network: ``ok``, the largest differences, the tolerance."""
+    records = []
+    for b, (ok, worst, rel) in enumerate(zip(comparison.ok.tolist(), comparison.max_abs_diff,
+                                             comparison.max_rel_diff, strict=True)):
+        tolerance = base if base is not None else {"rtol": comparison.rtol[b],
+                                                   "atol": comparison.atol[b]}
+        record = {"ok": bool(ok), "max_abs_diff": as_float(worst), "max_rel_diff": rel,
+                  **tolerance}
+        if exact:
+            record["max_abs_diff_exact"] = str(Fraction(worst))
+        records.append(record)
+    return records
 
 
 # --- warnings --------------------------------------------------------------------------
 
 
 def _warnings(
-    analysis: BatchAnalysis, options: Options, b: int, agreement: dict[str, Any], kinked: bool
+    analysis: BatchAnalysis, agreement: Agreement, options: Options, b: int,
+    agreed: dict[str, Any], kinked: bool,
 ) -> list[str]:
     warnings: list[str] = []
-    if not agreement["ok"]:
-        warnings.append(
-            f"DISAGREEMENT: backprop and path sum differ by up to {agreement['max_abs_diff']:.3g}"
-            ", beyond atol + rtol * (sum of |path contributions|); this is a pathgrad bug, "
-            "please report it")
+    if not agreed["ok"]:
+        warnings.append(disagreement(agreement, b))
     if kinked:
         warnings += _kink_warnings(analysis, options, b)
     if analysis.path_sum is None:
         warnings.append("path_sum is false: backprop only, not cross-checked by path sums")
-    fd = agreement.get("finite_difference")
+    fd = agreed.get("finite_difference")
     if fd is not None:
         if fd["skipped"]:
             warnings.append("finite_difference skipped (the step crosses a kink): "

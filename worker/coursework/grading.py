@@ -32,8 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from .batch import stack
-from .errors import PathgradError
+from ..engine.batch import stack
+from ..engine.errors import InvalidInputError, UnknownWeightError, brief, kind
+from ..engine.exact import as_float, is_finite_number, parse_fraction
+from ..engine.names import Names
+from ..engine.options import SUBGRADIENTS, parse_options
+from ..engine.spec import Network, parse_spec
 from .slips import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
@@ -44,17 +48,6 @@ from .slips import (
     Tolerance,
     describe_kinks,
     show,
-)
-from .spec import (
-    SUBGRADIENTS,
-    Names,
-    Network,
-    as_float,
-    brief,
-    is_finite_number,
-    parse_fraction,
-    parse_options,
-    parse_spec,
 )
 
 __all__ = [
@@ -85,7 +78,7 @@ _RULES = {
 }
 
 
-class GradingError(PathgradError):
+class GradingError(InvalidInputError):
     """The answers, tolerance or points of a grading request are malformed."""
 
     title = "Invalid grading request"
@@ -106,7 +99,7 @@ def parse_tolerance(tolerance: Mapping[str, Any] | Tolerance | None) -> Toleranc
         return tolerance or Tolerance()
     if not isinstance(tolerance, Mapping):
         raise GradingError("tolerance", f"expected an object with rtol and atol, got "
-                           f"{_kind(tolerance)}")
+                           f"{kind(tolerance)}")
     values: dict[str, float] = {}
     for key, value in tolerance.items():
         if key not in ("rtol", "atol"):
@@ -131,7 +124,7 @@ def parse_points(points: Mapping[str, Any] | None) -> dict[str, float]:
         return {}
     if not isinstance(points, Mapping):
         raise GradingError("points", f"expected an object mapping names to points, got "
-                           f"{_kind(points)}")
+                           f"{kind(points)}")
     parsed = {}
     for name, value in points.items():
         if not (is_finite_number(value) and 0 <= value <= MAX_POINTS):
@@ -151,7 +144,7 @@ def check_answers(answers: Any) -> dict[str, Any]:
     """
     if not isinstance(answers, Mapping):
         raise GradingError("answers", f"expected an object mapping names such as \"W1\" to "
-                           f"answers, got {_kind(answers)}")
+                           f"answers, got {kind(answers)}")
     for name in answers:
         if not isinstance(name, str):
             raise GradingError("answers", f"expected names as strings, got {name!r}")
@@ -185,12 +178,12 @@ def parse_ask(ask: Any) -> list[str] | None:
         return None
     if isinstance(ask, str | bytes) or not isinstance(ask, Sequence):
         raise GradingError("ask", f"expected a list of names such as [\"W1\", \"W7\"], got "
-                           f"{_kind(ask)}")
+                           f"{kind(ask)}")
     if not ask:
         raise GradingError("ask", "expected at least one name, such as [\"W1\"]")
     for i, name in enumerate(ask):
         if not isinstance(name, str):
-            raise GradingError(f"ask[{i}]", f"expected a name such as \"W1\", got {_kind(name)}")
+            raise GradingError(f"ask[{i}]", f"expected a name such as \"W1\", got {kind(name)}")
     return list(dict.fromkeys(ask))
 
 
@@ -281,7 +274,7 @@ def parse_answer(value: Any, *, exact: bool) -> Number:
     (Fraction(3, 4), -2.5)
     """
     if isinstance(value, bool) or not isinstance(value, int | float | str | Fraction):
-        raise ValueError(f"expected a number, got {_kind(value)}")
+        raise ValueError(f"expected a number, got {kind(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value!r}")
     if isinstance(value, int) and not exact and not is_finite_number(value):
@@ -337,7 +330,7 @@ class _Parameters:
             return None
         try:
             l, i, j = self.names.locate(name)
-        except PathgradError:
+        except UnknownWeightError:
             return None
         return Parameter(name, l, i, j, int(name[1:]) - 1)
 
@@ -368,7 +361,7 @@ class AnswerKey:
     Parameters
     ----------
     spec : dict
-        The network (CONTRACT.md section 1).
+        The network (docs/CONTRACT.md section 1).
     **options
         Analysis options (``subgradient``, ``arithmetic``, ...).
 
@@ -563,7 +556,7 @@ def grade(
     Parameters
     ----------
     spec : dict
-        The network (CONTRACT.md section 1).
+        The network (docs/CONTRACT.md section 1).
     answers : mapping
         ``{"W1": -2.5, "W7": "3/4", "b_H1": 1}``: numbers or strings holding an
         integer, a decimal or a fraction.
@@ -634,10 +627,3 @@ def _suggest(name: str) -> str | None:
 def _listing(names: Sequence[str], limit: int = 8) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
-
-
-def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-             type(None): "null", int: "an integer", float: "a number"}
-    return names.get(type(value), type(value).__name__)
-

@@ -20,12 +20,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .analysis import analyze_batches
-from .backprop import deltas
-from .batch import Batch
-from .forward import Forward, forward
-from .paths import SuffixPaths, paths_per_node
-from .spec import Names, Network, Options, as_float
+from ..engine.backprop import deltas
+from ..engine.batch import Batch
+from ..engine.exact import as_float
+from ..engine.forward import Forward
+from ..engine.names import Names
+from ..engine.options import Options
+from ..engine.paths import SuffixPaths, paths_per_node
+from ..engine.pipeline import analyze_checked
+from ..engine.spec import Network
 
 __all__ = [
     "CLOSE_RTOL",
@@ -54,20 +57,6 @@ CLOSE_RTOL = 1e-2
 # Paths named in feedback, and listed in a diagnosis's details.
 SHOWN_PATHS = 4
 DETAIL_PATHS = 10
-
-_SIGMA_PRIME = {
-    "relu": "relu'(z) = 1 if z > 0 else 0",
-    "leaky_relu": "leaky_relu'(z) = 1 if z > 0 else 0.01",
-    "sigmoid": "sigmoid'(z) = sigmoid(z)(1 - sigmoid(z))",
-    "tanh": "tanh'(z) = 1 - tanh(z)^2",
-}
-_LOSS_PRIME = {
-    "l1": "sign(Out - Y)",
-    "mse": "2(Out - Y)/K",
-    "half_sse": "Out - Y",
-    "softmax_cross_entropy": "softmax(Out) - Y",
-}
-
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -139,14 +128,10 @@ class RuleAnalysis:
 
     def __init__(self, batch: Batch, options: Options) -> None:
         self.subgradient = options.subgradient
-        self.result = analyze_batches([([0], batch)], 1, options)[0]
-        self.passed: Forward = forward(batch, options.subgradient)
+        analysis, (self.result,) = analyze_checked(batch, options)
+        self.passed: Forward = analysis.passed
         self.batch = batch
-        exact = batch.exact
-        key = "gradient_exact" if exact else "gradient"
-        number = Fraction if exact else float
-        self.expected = ([number(w[key]) for w in self.result["weights"]],
-                         [number(b[key]) for b in self.result["biases"]])
+        self.expected = (analysis.backprop[0][0].tolist(), analysis.backprop[1][0].tolist())
         self._variants: dict[str, list[Array]] = {}
         self._suffix: SuffixPaths | None = None
 
@@ -273,16 +258,15 @@ class Diagnoser:
                 f"path by sigma'(z) of its neurons ({sigma}) and by dLoss/dOut ({loss}).")
 
     def _loss_text(self, rule: RuleAnalysis) -> str:
-        formula = _LOSS_PRIME[self.network.loss]
+        formula = self.network.loss.derivative_rule
         slopes = rule.passed.loss_gradient[0]
         if len(slopes) == 1:
             return f"{formula} = {show(slopes[0])} here"
         return f"{formula}, for the output each path ends at"
 
     def _sigma_text(self, param: Parameter) -> str:
-        names = dict.fromkeys(self.network.activations[param.l - 1:])
-        hints = [_SIGMA_PRIME[name] for name in names if name in _SIGMA_PRIME]
-        return "; ".join(hints) or "identity'(z) = 1"
+        rules = dict.fromkeys(a.derivative_rule for a in self.network.activations[param.l - 1:])
+        return "; ".join(rule for rule in rules if rule) or "identity'(z) = 1"
 
     def _partial(
         self, rule: RuleAnalysis, param: Parameter, given: Number, tol: Tolerance

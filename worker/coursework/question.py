@@ -14,15 +14,12 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from .spec import Names
+from ..engine.activations import Activation
+from ..engine.losses import parse_loss
+from ..engine.names import Names
+from ..engine.spec import check_activation
 
 __all__ = ["question", "tex"]
-
-_ACTIVATION_TEXT = {
-    "identity": "the identity activation",
-    "relu": "the relu activation, relu(z) = max(0, z)",
-    "leaky_relu": "the leaky relu activation, leaky_relu(z) = z for z > 0 and 0.01·z otherwise",
-}
 
 
 def question(spec: dict[str, Any], ask: Sequence[str], seed: int) -> str:
@@ -53,17 +50,18 @@ def question(spec: dict[str, Any], ask: Sequence[str], seed: int) -> str:
     layers = tuple(spec["layers"])
     names = Names.of(layers)
     depth = len(layers) - 1
-    activations = _activations(spec["activation"], depth)
+    activations = check_activation(spec["activation"], depth)
     lines = [f"### Exercise (seed {seed})", "", _describe(names, activations), ""]
     lines += ["Each neuron is the weighted sum of the layer before it"
-              + (", passed through its activation:" if set(activations) != {"identity"}
-                 else ":"), ""]
+              + (":" if all(a.has_unit_derivative for a in activations)
+                 else ", passed through its activation:"), ""]
     for l in range(1, depth + 1):
         for i, node in enumerate(names.nodes[l]):
             total = " + ".join(tex(src) + tex(w) for src, w in
                                zip(names.nodes[l - 1], names.weights[l - 1][i], strict=True))
             act = activations[l - 1]
-            body = total if act == "identity" else rf"\mathrm{{{_tex_name(act)}}}({total})"
+            body = total if act.has_unit_derivative \
+                else rf"\mathrm{{{_tex_name(act.name)}}}({total})"
             lines.append(f"- ${tex(node)} = {body}$")
     lines += ["", _loss_text(spec["loss"], names), ""]
     lines += ["The numbers:", ""] + _numbers(spec, names) + [""]
@@ -85,10 +83,6 @@ def _tex_name(activation: str) -> str:
     return activation.replace("_", r"\_")
 
 
-def _activations(activation: Any, depth: int) -> list[str]:
-    return [activation] * depth if isinstance(activation, str) else list(activation)
-
-
 def _join(items: Sequence[str], *, serial: bool = False) -> str:
     """``A, B and C``; ``serial`` puts a comma before the "and" too (lists of lists)."""
     if len(items) == 1:
@@ -96,7 +90,7 @@ def _join(items: Sequence[str], *, serial: bool = False) -> str:
     return ", ".join(items[:-1]) + ("," if serial else "") + " and " + items[-1]
 
 
-def _describe(names: Names, activations: Sequence[str]) -> str:
+def _describe(names: Names, activations: Sequence[Activation]) -> str:
     depth = len(names.nodes) - 1
     sizes = ", ".join(str(size) for size in names.layers)
     hidden = [", ".join(layer) for layer in names.nodes[1:depth]]
@@ -111,30 +105,15 @@ def _describe(names: Names, activations: Sequence[str]) -> str:
             "There are no biases. ")
     text += f"The weights W1 ... W{names.weight_count} are numbered row by row, layer after layer. "
     if len(set(activations)) == 1:
-        return text + f"Every neuron uses {_ACTIVATION_TEXT[activations[0]]}."
+        return text + f"Every neuron uses {activations[0].title}."
     per_layer = [f"{_join(names.nodes[l])} {'use' if len(names.nodes[l]) > 1 else 'uses'} "
-                 f"{_ACTIVATION_TEXT[act]}" for l, act in enumerate(activations, start=1)]
+                 f"{act.title}" for l, act in enumerate(activations, start=1)]
     return text + "; ".join(per_layer) + "."
 
 
 def _loss_text(loss: str, names: Names) -> str:
-    outputs, targets = names.nodes[-1], names.targets
-    pairs = [f"{tex(o)} - {tex(y)}" for o, y in zip(outputs, targets, strict=True)]
-    if loss == "l1":
-        if len(pairs) == 1:
-            return (f"The loss is the absolute error:\n\n- $Delta = {pairs[0]}$\n"
-                    "- $Loss = abs(Delta)$")
-        total = " + ".join(f"|{p}|" for p in pairs)
-        return f"The loss is the L1 loss:\n\n- $Loss = {total}$"
-    squares = " + ".join(f"({p})^2" for p in pairs)
-    if loss == "half_sse":
-        what = "squared error" if len(pairs) == 1 else "sum of squared errors"
-        total = squares if len(pairs) == 1 else f"({squares})"
-        return f"The loss is half the {what}:\n\n- $Loss = \\frac{{1}}{{2}}{total}$"
-    if len(pairs) == 1:
-        return f"The loss is the squared error:\n\n- $Loss = {squares}$"
-    return (f"The loss is the mean squared error:\n\n"
-            f"- $Loss = \\frac{{1}}{{{len(pairs)}}}({squares})$")
+    pairs = [f"{tex(o)} - {tex(y)}" for o, y in zip(names.nodes[-1], names.targets, strict=True)]
+    return parse_loss(loss).describe(pairs)
 
 
 def _show(value: Any) -> str:

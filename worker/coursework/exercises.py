@@ -25,22 +25,22 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from .analysis import analyze_batches
-from .backprop import deltas
-from .batch import parse_batches, stack
-from .contributions import contributions
-from .errors import PathgradError
-from .exercise_question import question
-from .forward import forward
-from .paths import paths_per_node, suffix_path_count
-from .spec import (
-    RATIONAL_ACTIVATIONS,
-    RATIONAL_LOSSES,
-    Names,
-    Network,
-    parse_options,
-    parse_spec,
-)
+from ..engine.activations import ACTIVATIONS
+from ..engine.backprop import deltas
+from ..engine.batch import stack
+from ..engine.contributions import contributions
+from ..engine.errors import InvalidInputError
+from ..engine.forward import forward
+from ..engine.losses import LOSSES
+from ..engine.names import Names
+from ..engine.options import parse_options
+from ..engine.paths import paths_per_node, suffix_path_count
+from ..engine.pipeline import analyze_checked
+from ..engine.spec import Network, parse_spec
+from .question import question
+
+RATIONAL_ACTIVATIONS = tuple(name for name, record in ACTIVATIONS.items() if record.rational)
+RATIONAL_LOSSES = tuple(name for name, record in LOSSES.items() if record.rational)
 
 __all__ = [
     "EXERCISE_VERSION",
@@ -72,7 +72,7 @@ MAX_SEED = 2**53 - 1  # seeds survive a round trip through a JavaScript number
 MAX_DRAWS = 1000
 
 
-class ExerciseError(PathgradError):
+class ExerciseError(InvalidInputError):
     """An exercise request is invalid, or no network fits it."""
 
     title = "Invalid exercise request"
@@ -200,7 +200,7 @@ def exercise(
     Returns
     -------
     dict
-        ``network`` (CONTRACT.md section 1; biases all 0), ``question`` (Markdown),
+        ``network`` (docs/CONTRACT.md section 1; biases all 0), ``question`` (Markdown),
         ``answers`` (per asked weight: ``value`` as an exact fraction string,
         ``float``, ``formula`` in SymPy syntax, ``paths`` as ``"X1→H1→H4→Out"`` and
         their exact ``contributions`` in the same order) and ``seed``.
@@ -341,7 +341,7 @@ def _check_ask(ask: Any, layers: tuple[int, ...]) -> tuple[str, ...]:
     for index, weight in enumerate(ask):
         try:
             l, _, _ = names.locate(weight)
-        except PathgradError as exc:
+        except InvalidInputError as exc:
             raise ExerciseError(f"ask[{index}]", exc.message) from None
         paths = paths_per_node(layers, l)
         if paths > MAX_EXERCISE_PATHS:
@@ -455,14 +455,16 @@ def _fits(net: Network, located: Sequence[tuple[int, int, int]]) -> bool:
 def _answers(spec: dict[str, Any], net: Network, ask: Sequence[str]) -> dict[str, Any]:
     # What analyze(spec, arithmetic="exact") does, without re-validating the options.
     options = parse_options({"arithmetic": "exact"})
-    (result,) = analyze_batches(parse_batches([spec], exact=True), 1, options)
-    by_name = {w["name"]: w for w in result["weights"]}
+    analysis, _ = analyze_checked(stack([net]), options)
+    gradients = analysis.backprop[0][0]
+    names = Names.of(net.layers)
     answers = {}
     for weight in ask:
         page = contributions(net, options, weight, order="index")
+        value = Fraction(gradients[names.weight_index(weight)])
         answers[weight] = {
-            "value": by_name[weight]["gradient_exact"],
-            "float": by_name[weight]["gradient"],
+            "value": str(value),
+            "float": float(value),
             "formula": _formula_text(spec, weight),
             "paths": ["→".join(p["nodes"]) for p in page["paths"]],
             "contributions": [p["contribution_exact"] for p in page["paths"]],
@@ -480,7 +482,7 @@ def _formula_text(spec: dict[str, Any], weight: str) -> str:
     one request shares it, and SymPy need not rebuild it per student.
     """
     # Imported here: SymPy is slow to import, and only answer keys need it.
-    from .formula import formula
+    from ..engine.formula import formula
 
     key = (tuple(spec["layers"]), repr(spec["activation"]), spec["loss"], weight)
     if key not in _FORMULAS:
