@@ -1,4 +1,4 @@
-# pathgrad: one image for the API (waitress) and the workers (Celery).
+# pathgrad: one image for the API (`pathgrad api`, on waitress) and the workers (Celery).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -16,4 +16,4 @@ RUN pip install . \
 # Never root: a Celery worker refuses to be comfortable as root, and should.
 USER pathgrad
 EXPOSE 8000
-CMD ["waitress-serve", "--host=0.0.0.0", "--port=8000", "--threads=32", "--call", "service:create_app"]
+CMD ["pathgrad", "api", "--host", "0.0.0.0", "--port", "8000", "--threads", "32"]

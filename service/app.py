@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
 from worker.settings import VISIBILITY_MARGIN, celery_config
@@ -19,9 +19,20 @@ from .waiters import Waiters
 __all__ = ["celery_init_app", "create_app"]
 
 
+class _Flask(Flask):
+    """Flask, answering ``OPTIONS`` on a route with 204 and ``Allow``, not an empty page."""
+
+    def make_default_options_response(self) -> Response:
+        """Return the answer to ``OPTIONS``: no content, the route's methods in ``Allow``."""
+        response = super().make_default_options_response()
+        response.status_code = 204
+        del response.headers["Content-Type"]
+        return response
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create the API: defaults, then ``PATHGRAD_*`` variables, then ``config``."""
-    app = Flask(__name__)
+    app = _Flask(__name__)
     app.config.from_mapping(DEFAULTS, REDIS_URL=default_redis_url())
     app.config.from_prefixed_env("PATHGRAD")
     if config is not None:

@@ -44,6 +44,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on")
     serve.add_argument("--workers", type=int, default=None,
                        help="worker processes (default: one per core)")
+    api = commands.add_parser("api", help="run the HTTP API alone, for REDIS_URL")
+    api.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    api.add_argument("--port", type=_port, default=8000, help="port to listen on")
+    api.add_argument("--threads", type=_count, default=None,
+                     help="request threads (a waiting request holds one; default 32)")
     worker = commands.add_parser("worker", help="run one Celery worker for REDIS_URL")
     worker.add_argument("--concurrency", type=int, default=None,
                         help="worker processes (default: one per core)")
@@ -58,6 +63,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {text!r}")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return int(text)
 
 
@@ -99,6 +110,10 @@ def _main(argv: list[str]) -> int:
         from service.runner import serve
 
         return serve(args.host, args.port, args.workers)
+    if args.command == "api":
+        from service.runner import api
+
+        return api(args.host, args.port, args.threads)
     if args.command == "worker":
         from service.runner import worker
 

@@ -1,4 +1,4 @@
-"""The health resource: is Redis reachable, are workers listening."""
+"""The health resource: is Redis reachable, how many worker processes are listening."""
 
 from __future__ import annotations
 
@@ -17,18 +17,20 @@ bp = Blueprint("health", __name__, url_prefix="/v1")
 
 @bp.get("/health")
 def health() -> tuple[dict[str, Any], int]:
-    """Report whether Redis answers and how many workers sent a heartbeat recently."""
+    """Report whether Redis answers, and the worker processes that sent a heartbeat recently."""
     store: Store = current_app.extensions["pathgrad_store"]
     try:
-        workers = len(store.workers())
+        pools = store.worker_processes()
         redis_ok = True
     except redis.RedisError:
-        workers, redis_ok = 0, False
+        pools, redis_ok = {}, False
+    workers = sum(pools.values())
     status = "ok" if redis_ok and workers else "degraded" if redis_ok else "down"
     body = {
         "status": status,
         "redis": redis_ok,
         "workers": workers,
+        "nodes": len(pools),
         "engine_version": engine.ENGINE_VERSION,
     }
     return body, 200 if redis_ok else 503

@@ -175,11 +175,12 @@ class Formula(BaseModel):
 
 
 class Health(BaseModel):
-    """Whether Redis answers and how many workers sent a heartbeat in the last 10 s."""
+    """Whether Redis answers, and the workers that sent a heartbeat in the last 10 s."""
 
     status: Literal["ok", "degraded", "down"]
     redis: bool
-    workers: int
+    workers: int = Field(description="worker processes: the pools of every live node, summed")
+    nodes: int = Field(description="live worker nodes (`pathgrad worker`s, or serve's one)")
     engine_version: str
 
 

@@ -6,6 +6,8 @@ service layout, health-gated start, and that each command names a real entry poi
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import pkgutil
 import re
@@ -15,7 +17,6 @@ import pytest
 import yaml
 from celery import Celery
 from conftest import ROOT
-from waitress.adjustments import Adjustments
 
 from service.cli import build_parser
 
@@ -23,18 +24,20 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 
 
-def _check_command(command: list[str]) -> None:
-    """Fail unless ``command`` would start something that exists in this package."""
+def _check_command(command: list[str]) -> argparse.Namespace | None:
+    """Fail unless ``command`` would start something that exists in this package.
+
+    Returns the parsed arguments of a ``pathgrad`` command. Bare ``waitress-serve`` is
+    refused: it would bypass the server that answers its own refusals in problem+json.
+    """
     program, arguments = command[0], command[1:]
-    if program == "waitress-serve":
-        options, targets = Adjustments.parse_args(arguments)
-        assert options["call"] is True and len(targets) == 1
-        factory = pkgutil.resolve_name(targets[0])
-        assert callable(factory) and factory.__name__ == "create_app"
-    elif program == "pathgrad":
+    if program == "pathgrad":
         parsed = build_parser().parse_args(arguments)  # SystemExit on an unknown flag
-        assert parsed.command in ("serve", "worker")
-    elif program == "celery":
+        assert parsed.command in ("serve", "api", "worker")
+        runner = getattr(importlib.import_module("service.runner"), parsed.command)
+        assert callable(runner), f"service.runner has no {parsed.command}()"
+        return parsed
+    if program == "celery":
         target = arguments[arguments.index("-A") + 1]
         module = pkgutil.resolve_name(target)
         assert isinstance(module.celery_app, Celery)
@@ -42,6 +45,15 @@ def _check_command(command: list[str]) -> None:
         assert arguments[arguments.index("--appendonly") + 1] == "yes"
     else:
         pytest.fail(f"unknown program in the compose file: {program}")
+    return None
+
+
+def _check_api(command: list[str]) -> None:
+    """Fail unless ``command`` runs ``pathgrad api`` on every interface at port 8000."""
+    parsed = _check_command(command)
+    assert parsed is not None and parsed.command == "api", command
+    # In a container, 127.0.0.1 would be unreachable through the published port.
+    assert (parsed.host, parsed.port) == ("0.0.0.0", 8000), command
 
 
 def test_services_are_redis_api_and_a_scalable_worker() -> None:
@@ -65,11 +77,15 @@ def test_each_compose_command_resolves(name: str) -> None:
     _check_command(SERVICES[name]["command"])
 
 
+def test_the_api_runs_behind_pathgrad_api() -> None:
+    _check_api(SERVICES["api"]["command"])
+
+
 def test_dockerfile_command_resolves_and_runs_unprivileged() -> None:
     text = (ROOT / "Dockerfile").read_text()
     command = re.search(r"^CMD (\[.*\])$", text, re.MULTILINE)
     assert command is not None
-    _check_command(json.loads(command.group(1)))
+    _check_api(json.loads(command.group(1)))
     assert re.search(r"^USER (?!root)\w+", text, re.MULTILINE)
     for line in re.findall(r"^COPY (.+)$", text, re.MULTILINE):
         for source in line.split()[:-1]:

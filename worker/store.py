@@ -7,7 +7,7 @@ Keys (all under the ``pathgrad:`` prefix)::
     pathgrad:result:<hash>         the analysis result (JSON)                        CACHE_TTL
     pathgrad:inflight:<hash>       the id of the job computing <hash> right now      time limit
     pathgrad:page:<hash>:<digest>  a page of path contributions, or a formula        CACHE_TTL
-    pathgrad:worker:<hostname>     a worker's last heartbeat                         10 s
+    pathgrad:worker:<hostname>     a worker node: its pool size, last heartbeat      10 s
     pathgrad:leases:<queue>        sorted set: what must be finished (or looked at) by
                                    when: ``job:<id>`` and ``chunk:<batch>:<n>``, scored
                                    by a deadline in Unix seconds (see worker.sweeper);
@@ -184,6 +184,15 @@ def celery_url(url: str) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _pool_size(presence: str | bytes) -> int:
+    """Read the pool size in a worker's presence key (1 for a bare timestamp)."""
+    try:
+        processes = json.loads(presence).get("processes")
+    except (ValueError, AttributeError):
+        return 1  # written by an older pathgrad: a timestamp alone
+    return processes if isinstance(processes, int) and processes > 0 else 1
 
 
 class Store:
@@ -431,9 +440,10 @@ class Store:
 
     # --- workers ------------------------------------------------------------------------
 
-    def mark_worker(self, hostname: str, ttl: int) -> None:
-        """Record that worker ``hostname`` is alive for the next ``ttl`` seconds."""
-        self.redis.set(PREFIX + "worker:" + hostname, _now(), ex=ttl)
+    def mark_worker(self, hostname: str, ttl: int, *, processes: int = 1) -> None:
+        """Record that worker ``hostname``, a pool of ``processes``, is alive for ``ttl`` s."""
+        presence = json.dumps({"processes": processes, "seen": _now()})
+        self.redis.set(PREFIX + "worker:" + hostname, presence, ex=ttl)
 
     def forget_worker(self, hostname: str) -> None:
         """Record that worker ``hostname`` has stopped."""
@@ -443,6 +453,15 @@ class Store:
         """Return the workers seen alive recently."""
         names = self.redis.scan_iter(PREFIX + "worker:*", count=1000)
         return sorted(str(name).removeprefix(PREFIX + "worker:") for name in names)
+
+    def worker_processes(self) -> dict[str, int]:
+        """Return {worker seen alive recently: the processes of its pool}."""
+        names = sorted(self.redis.scan_iter(PREFIX + "worker:*", count=1000))
+        found: dict[str, int] = {}
+        for name, presence in zip(names, self.redis.mget(names) if names else [], strict=True):
+            if presence is not None:  # else it expired between the scan and the read
+                found[str(name).removeprefix(PREFIX + "worker:")] = _pool_size(presence)
+        return found
 
     # --- waiting ------------------------------------------------------------------------
 

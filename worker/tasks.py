@@ -176,21 +176,31 @@ def formula(page_key: str, key: str, weight: str) -> None:
     compute_page(store, page_key, lambda: engine.formula(network, weight))
 
 
+# The pool size of each worker of this process that is consuming, by node name.
+_ready_pools: dict[str, int] = {}
+
+
 @worker_ready.connect
 def _on_worker_ready(sender: Any = None, **_: Any) -> None:
-    """Announce a worker as soon as it consumes (health counts it)."""
-    task_store().mark_worker(sender.hostname, WORKER_TTL)
+    """Announce a worker and its pool's size as soon as it consumes (health counts it)."""
+    processes = getattr(sender.pool, "num_processes", None)
+    _ready_pools[sender.hostname] = processes if isinstance(processes, int) and processes else 1
+    task_store().mark_worker(sender.hostname, WORKER_TTL, processes=_ready_pools[sender.hostname])
 
 
 @heartbeat_sent.connect
 def _on_heartbeat(sender: Any = None, **_: Any) -> None:
-    """Keep a worker's presence key alive while it runs."""
-    task_store().mark_worker(sender.eventer.hostname, WORKER_TTL)
+    """Keep a worker's presence key alive while it consumes."""
+    hostname = sender.eventer.hostname
+    # Celery beats once before the worker consumes: that beat must not announce it.
+    if hostname in _ready_pools:
+        task_store().mark_worker(hostname, WORKER_TTL, processes=_ready_pools[hostname])
 
 
 @worker_shutdown.connect
 def _on_worker_shutdown(sender: Any = None, **_: Any) -> None:
     """Withdraw a stopping worker at once."""
+    _ready_pools.pop(sender.hostname, None)
     task_store().forget_worker(sender.hostname)
 
 
