@@ -224,15 +224,16 @@ class Store:
         self.inflight_ttl = inflight_ttl
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any], *, worker: bool = False) -> Store:
+    def from_settings(
+        cls, settings: Mapping[str, Any], *, retry_seconds: float = API_RETRY_SECONDS
+    ) -> Store:
         """Build a store from the ``pathgrad`` settings dict the apps share.
 
-        ``worker``: retry Redis commands for ``settings["retry_seconds"]`` (a worker
-        outlasts a Redis restart); else for :data:`API_RETRY_SECONDS`.
+        ``retry_seconds``: how long a Redis command that finds Redis away is retried
+        (a task's store outlasts a Redis restart; the API answers 503 soon).
         """
-        retry = float(settings["retry_seconds"]) if worker else API_RETRY_SECONDS
         return cls(
-            redis_client(settings["redis_url"], retry_seconds=retry),
+            redis_client(settings["redis_url"], retry_seconds=retry_seconds),
             job_ttl=int(settings["job_ttl"]),
             cache_ttl=int(settings["cache_ttl"]),
             inflight_ttl=int(settings["inflight_ttl"]),

@@ -38,7 +38,8 @@ def task_store() -> Store:
     settings = current_app.conf["pathgrad"]
     key = repr(sorted(settings.items()))
     if key not in _stores:
-        _stores[key] = Store.from_settings(settings, worker=True)
+        _stores[key] = Store.from_settings(settings,
+                                           retry_seconds=float(settings["retry_seconds"]))
     return _stores[key]
 
 
@@ -178,6 +179,18 @@ def formula(page_key: str, key: str, weight: str) -> None:
 
 # The pool size of each worker of this process that is consuming, by node name.
 _ready_pools: dict[str, int] = {}
+_presence: list[Store] = []
+
+
+def _presence_store() -> Store:
+    """The store of the worker's main process: no retries, as its event loop must not wait.
+
+    A heartbeat that finds Redis away fails at once (and Celery logs it); the next
+    one, two seconds later, tries again.
+    """
+    if not _presence:
+        _presence.append(Store.from_settings(current_app.conf["pathgrad"], retry_seconds=0))
+    return _presence[0]
 
 
 @worker_ready.connect
@@ -185,7 +198,8 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     """Announce a worker and its pool's size as soon as it consumes (health counts it)."""
     processes = getattr(sender.pool, "num_processes", None)
     _ready_pools[sender.hostname] = processes if isinstance(processes, int) and processes else 1
-    task_store().mark_worker(sender.hostname, WORKER_TTL, processes=_ready_pools[sender.hostname])
+    _presence_store().mark_worker(sender.hostname, WORKER_TTL,
+                                  processes=_ready_pools[sender.hostname])
 
 
 @heartbeat_sent.connect
@@ -194,14 +208,14 @@ def _on_heartbeat(sender: Any = None, **_: Any) -> None:
     hostname = sender.eventer.hostname
     # Celery beats once before the worker consumes: that beat must not announce it.
     if hostname in _ready_pools:
-        task_store().mark_worker(hostname, WORKER_TTL, processes=_ready_pools[hostname])
+        _presence_store().mark_worker(hostname, WORKER_TTL, processes=_ready_pools[hostname])
 
 
 @worker_shutdown.connect
 def _on_worker_shutdown(sender: Any = None, **_: Any) -> None:
     """Withdraw a stopping worker at once."""
     _ready_pools.pop(sender.hostname, None)
-    task_store().forget_worker(sender.hostname)
+    _presence_store().forget_worker(sender.hostname)
 
 
 @shared_task(name="pathgrad.noop", ignore_result=False)
