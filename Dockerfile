@@ -8,6 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY pathgrad ./pathgrad
 COPY service ./service
 COPY worker ./worker
 RUN pip install . \

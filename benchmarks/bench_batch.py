@@ -52,7 +52,7 @@ def _pathgrad_serve() -> Iterator[int]:
     with tempfile.TemporaryDirectory(prefix="pg-") as home:
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | {"PATHGRAD_HOME": home}
         process = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "pathgrad", "serve", "--port", str(port)],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True,
         )
         try:

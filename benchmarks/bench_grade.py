@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pathgrad import examples
+
 from .common import report
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "examples" / "seed.json"
+SEED = Path(examples.path("seed"))
 SETS = 1_000
 TARGET = 1_000.0
 # Every parameter of the seed network is asked: the graded set is the instructor's.
@@ -83,9 +85,9 @@ def run() -> dict[str, Any]:
 
 
 def _pathgrad() -> list[str]:
-    """The installed ``pathgrad`` script beside this Python, else ``python -m service.cli``."""
+    """The installed ``pathgrad`` script beside this Python, else ``python -m pathgrad``."""
     script = Path(sys.executable).parent / "pathgrad"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pathgrad"]
 
 
 def _startup(one: Path) -> float:

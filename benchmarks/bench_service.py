@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from pathgrad.processes.embedded import EmbeddedRedis
+from pathgrad.processes.runner import start_worker, stop_worker, wait_for_worker
 from service import create_app
-from service.embedded import EmbeddedRedis
-from service.runner import start_worker, stop_worker, wait_for_worker
 from worker import tasks
 
 __all__ = ["main"]

@@ -16,12 +16,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import create_app, runner
-from service.embedded import EmbeddedRedis
+from pathgrad import examples
+from pathgrad.processes import runner
+from pathgrad.processes.embedded import EmbeddedRedis
+from service import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = json.loads((ROOT / "examples" / "seed.json").read_text())
-SEED_JOB = json.loads((ROOT / "examples" / "seed-job.json").read_text())
+SEED = examples.load("seed")
+SEED_JOB = examples.load("seed-job")
 
 # Short limits keep the time-limit test quick; every other job takes milliseconds.
 TEST_SETTINGS = {"SOFT_TIME_LIMIT": 60, "HARD_TIME_LIMIT": 70, "COMPUTE_WAIT": 30}

@@ -16,6 +16,7 @@ import pytest
 from reference import finite_difference, forward, path_gradients
 
 import worker.engine.analysis
+from pathgrad import examples
 from worker.engine import (
     AgreementError,
     PathgradError,
@@ -26,7 +27,7 @@ from worker.engine import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED: dict[str, Any] = json.loads((ROOT / "examples" / "seed.json").read_text())
+SEED: dict[str, Any] = examples.load("seed")
 
 # Float results vs numbers worked out by hand here: a few roundings of O(1) values apart.
 RTOL = 1e-12

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from pathgrad import examples
 from worker.batch_tasks import analyze_packed
 from worker.engine import analyze, analyze_many
 from worker.engine.batch import pack, parse_batches, take, unpack
@@ -17,7 +17,7 @@ from worker.engine.pipeline import analyze_batches
 from worker.problems import problem_of
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED: dict[str, Any] = json.loads((ROOT / "examples" / "seed.json").read_text())
+SEED: dict[str, Any] = examples.load("seed")
 
 
 def _networks(count: int, layers: list[int], seed: int) -> list[dict[str, Any]]:

@@ -15,10 +15,11 @@ import pytest
 import sympy
 from reference import forward, path_gradients
 
-from service.cli import main
+from pathgrad import examples
+from pathgrad.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED_PATH = ROOT / "examples" / "seed.json"
+SEED_PATH = Path(examples.path("seed"))
 SEED: dict[str, Any] = json.loads(SEED_PATH.read_text())
 RESULT_KEYS = {"loss", "outputs", "nodes", "weights", "biases", "agreement",
                "paths_enumerated", "warnings"}
@@ -186,12 +187,12 @@ def test_messages_name_the_problem(capsys: pytest.CaptureFixture[str], tmp_path:
 
 
 def test_subprocess_json_and_error() -> None:
-    done = subprocess.run([sys.executable, "-m", "service.cli", "analyze", str(SEED_PATH),
+    done = subprocess.run([sys.executable, "-m", "pathgrad", "analyze", str(SEED_PATH),
                            "--format", "json"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert set(json.loads(done.stdout)) == RESULT_KEYS
-    failed = subprocess.run([sys.executable, "-m", "service.cli", "analyze",
+    failed = subprocess.run([sys.executable, "-m", "pathgrad", "analyze",
                              str(ROOT / "no-such-network.json")], cwd=ROOT,
                             capture_output=True, text=True, timeout=120, check=False)
     assert failed.returncode != 0
@@ -223,7 +224,7 @@ def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path: Path) -> None:
             "input": [0.1, 0.2, 0.3], "target": [0.0, 1.0]}
     path = tmp_path / "deep.json"
     path.write_text(json.dumps(deep))
-    command = f"{sys.executable} -m service.cli analyze {path} --format json | head -c 100"
+    command = f"{sys.executable} -m pathgrad analyze {path} --format json | head -c 100"
     done = subprocess.run(["bash", "-c", "set -o pipefail; " + command], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)
     assert len(done.stdout) == 100 and done.stdout.startswith("{")

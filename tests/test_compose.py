@@ -18,7 +18,7 @@ import yaml
 from celery import Celery
 from conftest import ROOT
 
-from service.cli import build_parser
+from pathgrad.cli import build_parser
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
@@ -34,8 +34,8 @@ def _check_command(command: list[str]) -> argparse.Namespace | None:
     if program == "pathgrad":
         parsed = build_parser().parse_args(arguments)  # SystemExit on an unknown flag
         assert parsed.command in ("serve", "api", "worker")
-        runner = getattr(importlib.import_module("service.runner"), parsed.command)
-        assert callable(runner), f"service.runner has no {parsed.command}()"
+        runner = getattr(importlib.import_module("pathgrad.processes.runner"), parsed.command)
+        assert callable(runner), f"pathgrad.processes.runner has no {parsed.command}()"
         return parsed
     if program == "celery":
         target = arguments[arguments.index("-A") + 1]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sympy
 
-from service.cli import main
+from pathgrad.cli import main
 from worker.coursework.exercises import ExerciseError, exercise, exercises, variant_seed
 from worker.engine import PathgradError, analyze
 from worker.engine.names import Names

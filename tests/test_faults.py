@@ -28,9 +28,9 @@ import pytest
 import waitress
 from conftest import descendants, start_worker, stop_worker
 
+from pathgrad.client import APIError, BatchResults, Client, PathgradClientError
+from pathgrad.processes.embedded import EmbeddedRedis
 from service import create_app
-from service.client import APIError, BatchResults, Client, PathgradClientError
-from service.embedded import EmbeddedRedis
 from worker import engine
 from worker.store import PREFIX
 

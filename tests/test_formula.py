@@ -6,8 +6,6 @@ differences) is plain NumPy written here, independent of the engine.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,10 +13,11 @@ import pytest
 import sympy
 
 import worker.engine
+from pathgrad import examples
 from worker.engine import OptionError, PathLimitError, SpecError, UnknownWeightError
 from worker.engine.formula import formula
 
-SEED = json.loads((Path(__file__).parent.parent / "examples" / "seed.json").read_text())
+SEED = examples.load("seed")
 
 
 def equivalent(text: str, expected: str) -> bool:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, SEED
 
-from service.cli import main
+from pathgrad.cli import main
 from worker.coursework.formats import gradescope, junit, junit_suites
 from worker.coursework.grading import AnswerKey, GradingError, grade
 from worker.engine.errors import PathgradError
@@ -669,7 +669,7 @@ def test_cli_the_instructors_mistakes_exit_2_even_before_a_bad_submission(
 
 
 def test_cli_starts_without_flask_celery_or_sympy(files: dict[str, Path]) -> None:
-    code = ("import sys; from service.cli import main; sys.stdout = open('/dev/null', 'w'); "
+    code = ("import sys; from pathgrad.cli import main; sys.stdout = open('/dev/null', 'w'); "
             f"main({_grade(files, 'right')!r}); "
             "sys.stderr.write(repr(sorted(m for m in ('flask', 'celery', 'sympy', 'redis') "
             "if m in sys.modules)))")

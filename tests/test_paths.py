@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from reference import forward, names, path_gradients
 
+from pathgrad import examples
 from worker.engine import (
     OptionError,
     PathgradError,
@@ -26,7 +26,7 @@ from worker.engine.backprop import deltas
 from worker.engine.paths import path_sums
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED: dict[str, Any] = json.loads((ROOT / "examples" / "seed.json").read_text())
+SEED: dict[str, Any] = examples.load("seed")
 ORDERS = ("abs_desc", "abs_asc", "index")
 
 

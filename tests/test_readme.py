@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from service.cli import build_parser
+from pathgrad.cli import build_parser
 from service.settings import ENVIRONMENT
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")

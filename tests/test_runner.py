@@ -266,7 +266,7 @@ def test_bad_settings_stop_serve_and_worker_with_one_line(tmp_path: Path) -> Non
     ]
     for args, env, message in cases:
         environment = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-        done = subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=ROOT,
+        done = subprocess.run([sys.executable, "-m", "pathgrad", *args], cwd=ROOT,
                               env=environment | {"PATHGRAD_HOME": home} | env,
                               capture_output=True, text=True, timeout=60, check=False)
         errors = [line for line in done.stderr.splitlines() if "error" in line]

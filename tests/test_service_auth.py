@@ -12,8 +12,8 @@ from conftest import TEST_SETTINGS, unique_seed
 from flask import Flask
 from flask.testing import FlaskClient
 
+from pathgrad.processes.runner import _announce
 from service import create_app
-from service.runner import _announce
 
 ALICE = {"Authorization": "Bearer key-of-alice"}
 BOB = {"Authorization": "Bearer key-of-bob"}

@@ -4,7 +4,6 @@ what was expected and what was given; names follow the seed question."""
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from pathgrad import examples
 from worker.engine import (
     ExactArithmeticError,
     Names,
@@ -26,7 +26,7 @@ from worker.engine import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED: dict[str, Any] = json.loads((ROOT / "examples" / "seed.json").read_text())
+SEED: dict[str, Any] = examples.load("seed")
 
 
 def seed() -> dict[str, Any]:

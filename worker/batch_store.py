@@ -310,7 +310,7 @@ class BatchStore:
     def finish(
         self,
         batch_id: str,
-        outcomes: Iterable[tuple[str, dict[str, Any] | None, dict[str, Any] | None]],
+        outcomes: Iterable[tuple[str, Mapping[str, Any] | None, dict[str, Any] | None]],
     ) -> None:
         """Record ``(content hash, result, failure)`` of a chunk's networks in one round trip.
 

@@ -12,7 +12,7 @@ it is analysed again one network at a time. Outcomes are recorded once per hash
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from celery import current_app, shared_task
@@ -32,7 +32,7 @@ from .tasks import task_store
 
 __all__ = ["analyze_chunk", "analyze_packed", "run_chunk"]
 
-Outcome = tuple[dict[str, Any] | None, dict[str, Any] | None]
+Outcome = tuple[Mapping[str, Any] | None, dict[str, Any] | None]
 
 _batch_stores: dict[int, BatchStore] = {}
 
@@ -119,7 +119,7 @@ def _analyze_one(spec: dict[str, Any], options: dict[str, Any]) -> Outcome:
     return _outcome(lambda: engine.analyze(spec, **options))
 
 
-def _outcome(analyze: Callable[[], dict[str, Any]]) -> Outcome:
+def _outcome(analyze: Callable[[], Mapping[str, Any]]) -> Outcome:
     """The outcome of analysing one network: its result, or the problem it raised."""
     try:
         return analyze(), None

@@ -8,7 +8,7 @@ raised, so a job always ends ``succeeded`` or ``failed`` with a reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -140,7 +140,7 @@ def path_page(
 
 
 def compute_page(
-    store: Store, page_key: str, compute: Callable[[], dict[str, Any]],
+    store: Store, page_key: str, compute: Callable[[], Mapping[str, Any]],
     invalid: Callable[[InvalidInputError], dict[str, Any]] = problem_of,
 ) -> None:
     """Store what ``compute`` returns, or the problem it raised, under ``page_key``.

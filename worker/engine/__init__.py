@@ -13,7 +13,7 @@ docs/CONTRACT.md section 4, which :mod:`pathgrad` re-exports:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from .batch import parse_batches
 from .contributions import ORDERS, contributions
@@ -31,12 +31,16 @@ from .formula import formula
 from .names import Names
 from .options import Options, parse_options
 from .pipeline import analyze_batches
+from .shapes import AnalysisResult, Formula, PathPage
 from .spec import Network, parse_spec
 
 __all__ = [
     "ENGINE_VERSION",
     "ORDERS",
     "AgreementError",
+    "AnalysisResult",
+    "Formula",
+    "PathPage",
     "ExactArithmeticError",
     "InvalidInputError",
     "Names",
@@ -59,7 +63,7 @@ __all__ = [
 ENGINE_VERSION = "1"
 
 
-def analyze(spec: dict[str, Any], **options: Any) -> dict[str, Any]:
+def analyze(spec: dict[str, Any], **options: Any) -> AnalysisResult:
     """Analyse one network: gradients by backprop and by path sums, and their agreement.
 
     Parameters
@@ -83,10 +87,11 @@ def analyze(spec: dict[str, Any], **options: Any) -> dict[str, Any]:
         If the two methods disagree (a pathgrad bug), with the result attached.
     """
     parsed = parse_options(options)
-    return analyze_batches(parse_batches([spec], exact=parsed.exact), 1, parsed)[0]
+    return cast(AnalysisResult,
+                analyze_batches(parse_batches([spec], exact=parsed.exact), 1, parsed)[0])
 
 
-def analyze_many(specs: Sequence[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
+def analyze_many(specs: Sequence[dict[str, Any]], **options: Any) -> list[AnalysisResult]:
     """Analyse many networks at once, vectorised across networks of the same shape.
 
     Each result is identical to :func:`analyze`'s for the same spec; errors name
@@ -95,7 +100,8 @@ def analyze_many(specs: Sequence[dict[str, Any]], **options: Any) -> list[dict[s
     parsed = parse_options(options)
     if isinstance(specs, dict | str) or not isinstance(specs, Sequence):
         raise SpecError("specs", "expected a list of network specs")
-    return analyze_batches(parse_batches(specs, exact=parsed.exact), len(specs), parsed)
+    results = analyze_batches(parse_batches(specs, exact=parsed.exact), len(specs), parsed)
+    return cast(list[AnalysisResult], results)
 
 
 def path_contributions(
@@ -106,7 +112,7 @@ def path_contributions(
     limit: int | None = None,
     cursor: str | None = None,
     **options: Any,
-) -> dict[str, Any]:
+) -> PathPage:
     """Return one page of a weight's path contributions (docs/CONTRACT.md section 3).
 
     ``limit=None`` returns every path, in pages of at most 100,000; pass the
@@ -114,5 +120,6 @@ def path_contributions(
     """
     parsed = parse_options(options)
     net = parse_spec(spec, exact=parsed.exact)
-    return contributions(net, parsed, weight, order=order, limit=limit, cursor=cursor)
+    return cast(PathPage, contributions(net, parsed, weight, order=order, limit=limit,
+                                        cursor=cursor))
 

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import OptionError, PathgradError, PathLimitError, SpecError
 from .names import Names
+from .shapes import Formula
 from .spec import Network, parse_spec
 
 __all__ = ["DEFAULT_FORMULA_PATHS", "formula"]
@@ -58,7 +59,7 @@ _NAME = re.compile(r"(?P<stem>[A-Za-z]+)(?P<index>\d*)")
 
 def formula(
     spec: dict[str, Any], weight: str, *, max_paths: int = DEFAULT_FORMULA_PATHS
-) -> dict[str, Any]:
+) -> Formula:
     """Return the symbolic path sum of dLoss/dW for one weight.
 
     Parameters

@@ -29,12 +29,12 @@ from flask import Flask
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from service.app import create_app
+from service.settings import ConfigError, pathgrad_home
+from service.wsgi import Server, create_server
 from worker.store import Store, redis_client
 
-from .app import create_app
 from .embedded import EmbeddedRedis, EmbeddedRedisError
-from .settings import ConfigError, pathgrad_home
-from .wsgi import Server, create_server
 
 __all__ = [
     "WorkerStartError", "api", "serve", "start_worker", "stop_worker", "wait_for_worker",
@@ -196,7 +196,9 @@ def start_worker(
     arguments = _worker_arguments(concurrency, "WARNING")
     if name is not None:
         arguments[arguments.index("--hostname") + 1] = f"{name}@%h"
-    command = [sys.executable, "-m", "celery", "-A", "service.make_celery", "--quiet",
+    # -P: the current folder is not put first on the import path, so a worker.py,
+    # service.py or celery.py there cannot stand in for pathgrad's own modules.
+    command = [sys.executable, "-P", "-m", "celery", "-A", "service.make_celery", "--quiet",
                *arguments, *extra]
     # Own session: the terminal's Ctrl-C reaches only us, and we stop the worker
     # before Redis, so it can finish or give back its task cleanly.

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from .cli_input import InputError, read_json, read_text
-from .client import DEFAULT_URL, FINISHED, BatchResults, Client, PathgradClientError
+from ..client import DEFAULT_URL, FINISHED, BatchResults, Client, PathgradClientError
+from .files import InputError, read_json, read_text
 
 __all__ = ["add_parser", "run"]
 

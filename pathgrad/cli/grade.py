@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from worker.coursework.formats import FORMATS, SUITE, gradescope, junit_suites, render
 
-from .cli_input import InputError, read_json, read_text
+from .files import InputError, read_json, read_text
 
 if TYPE_CHECKING:
     from worker.coursework.grading import AnswerKey, Tolerance

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["InputError", "read_json", "read_text"]
+from .. import examples
+
+__all__ = ["InputError", "add_network_argument", "read_json", "read_network", "read_text"]
 
 
 class InputError(Exception):
@@ -35,3 +38,20 @@ def read_json(path: Path) -> Any:
         raise InputError(f"{path}: not usable JSON: it is nested too deeply") from None
     except ValueError as error:  # an integer of more digits than int() takes
         raise InputError(f"{path}: not usable JSON: {error}") from None
+
+
+def add_network_argument(parser: argparse.ArgumentParser) -> None:
+    """Add the network a command reads: a file (``-`` for stdin), or ``--example NAME``."""
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("network", type=Path, nargs="?",
+                       help="network spec JSON file ('-' for stdin)")
+    which.add_argument("--example", choices=examples.names(), metavar="NAME",
+                       help=f"a network shipped with pathgrad instead of a file: "
+                       f"{', '.join(examples.names())}")
+
+
+def read_network(args: argparse.Namespace) -> Any:
+    """The network of :func:`add_network_argument`: the file's JSON, or the example."""
+    if args.example is not None:
+        return examples.load(args.example)
+    return read_json(args.network)

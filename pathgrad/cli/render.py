@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["render_analysis", "render_paths"]
@@ -24,7 +25,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [line.rstrip() for line in lines]
 
 
-def render_analysis(result: dict[str, Any], weight: str | None, formula: str | None) -> str:
+def render_analysis(result: Mapping[str, Any], weight: str | None, formula: str | None) -> str:
     """Render every weight and bias (or one weight) with both gradients and path counts."""
     outputs = ", ".join(f"{name} = {_num(v)}" for name, v in result["outputs"].items())
     lines = [f"loss = {_num(result['loss'])}    {outputs}", ""]
@@ -52,7 +53,7 @@ def render_analysis(result: dict[str, Any], weight: str | None, formula: str | N
     return "\n".join(lines)
 
 
-def _agreement(result: dict[str, Any]) -> str:
+def _agreement(result: Mapping[str, Any]) -> str:
     agreement = result["agreement"]
     if agreement["max_abs_diff"] is None:
         return "agreement: not checked (path sums were not enumerated)"
@@ -67,7 +68,7 @@ def _agreement(result: dict[str, Any]) -> str:
     return text
 
 
-def render_paths(page: dict[str, Any], formula: str | None) -> str:
+def render_paths(page: Mapping[str, Any], formula: str | None) -> str:
     """Render a weight's paths, one a line, then their sum and the formula."""
     lines = []
     for path in page["paths"]:
