@@ -108,6 +108,19 @@ def submit(client: FlaskClient) -> Callable[..., dict[str, Any]]:
     return run
 
 
+# Test modules that start Redis or workers themselves, without the fixtures below.
+_SERVICE_MODULES = frozenset({"test_runner", "test_faults", "test_wsgi"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a real Redis or workers ``service``."""
+    for item in items:
+        module = getattr(item, "module", None)
+        name = module.__name__.rsplit(".", 1)[-1] if module is not None else ""
+        if "redis_url" in getattr(item, "fixturenames", ()) or name in _SERVICE_MODULES:
+            item.add_marker(pytest.mark.service)
+
+
 # Differs per session, so a shared $REDIS_URL never answers from an earlier run's cache.
 _NONCE = 1 + random.random() * 1e-6
 

@@ -86,11 +86,13 @@ class _Output:
 
 
 @contextmanager
-def _serve(home: Path, port: int, workers: int = 1) -> Iterator[subprocess.Popen[str]]:
+def _serve(
+    home: Path, port: int, workers: int = 1, cwd: Path = ROOT
+) -> Iterator[subprocess.Popen[str]]:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | {"PATHGRAD_HOME": str(home)}
     process = subprocess.Popen(
         [str(PATHGRAD), "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
         yield process
@@ -274,3 +276,20 @@ def test_bad_settings_stop_serve_and_worker_with_one_line(tmp_path: Path) -> Non
         assert len(errors) == 1 and message in errors[0], done.stderr
         assert "Traceback" not in done.stderr
     assert _embedded_servers(home) == []  # the embedded Redis started first is stopped
+
+
+def test_serve_from_a_folder_of_modules_named_like_pathgrads_runs_pathgrads_own() -> None:
+    # A project folder with its own worker.py, service.py and celery.py: the worker was
+    # started as `python -m celery`, which ran them (and died) instead of pathgrad's.
+    with tempfile.TemporaryDirectory(prefix="pg-") as home, \
+            tempfile.TemporaryDirectory(prefix="pg-project-") as project:
+        for name in ("worker.py", "service.py", "celery.py"):
+            (Path(project) / name).write_text("raise SystemExit('imported the wrong module')\n")
+        port = _free_port()
+        with _serve(Path(home), port, cwd=Path(project)) as process:
+            health = _wait_healthy(f"http://127.0.0.1:{port}", process)
+            assert health["status"] == "ok"
+            status, job = _http("POST", f"http://127.0.0.1:{port}/v1/jobs?wait=30",
+                                {"network": unique_seed(401.0)})
+            assert status == 200 and job["status"] == "succeeded", job
+            _stop(process)

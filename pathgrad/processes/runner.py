@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ from flask import Flask
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+import service
 from service.app import create_app
 from service.settings import ConfigError, pathgrad_home
 from service.wsgi import Server, create_server
@@ -44,6 +46,8 @@ __all__ = [
 # Seconds a worker gets to finish its current tasks (warm shutdown) before a cold one.
 WARM_SHUTDOWN = 10.0
 COLD_SHUTDOWN = 5.0
+# The folder that holds pathgrad's own packages (site-packages, or a checkout).
+_PACKAGES = Path(service.__file__).resolve().parent.parent
 # Waiting requests hold a thread each (bounded by PATHGRAD_MAX_WAITERS, default 24).
 API_THREADS = 32
 # Seconds the start-up PING of REDIS_URL may take (connect, then answer).
@@ -196,8 +200,10 @@ def start_worker(
     arguments = _worker_arguments(concurrency, "WARNING")
     if name is not None:
         arguments[arguments.index("--hostname") + 1] = f"{name}@%h"
-    # -P: the current folder is not put first on the import path, so a worker.py,
-    # service.py or celery.py there cannot stand in for pathgrad's own modules.
+    # A worker.py, service.py or celery.py in the current folder must not stand in for
+    # pathgrad's own modules: -P keeps the folder off the import path, and the worker
+    # runs from the folder that holds pathgrad's packages (Celery imports its app with
+    # its working folder on the path).
     command = [sys.executable, "-P", "-m", "celery", "-A", "service.make_celery", "--quiet",
                *arguments, *extra]
     # Own session: the terminal's Ctrl-C reaches only us, and we stop the worker
@@ -205,6 +211,7 @@ def start_worker(
     return subprocess.Popen(
         command,
         env=os.environ | dict(env or {}) | {"REDIS_URL": redis_url},
+        cwd=_PACKAGES,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )

@@ -273,6 +273,8 @@ def parse_answer(value: Any, *, exact: bool) -> Number:
     >>> parse_answer("3/4", exact=True), parse_answer("-2.5", exact=False)
     (Fraction(3, 4), -2.5)
     """
+    if isinstance(value, np.integer | np.floating):
+        value = value.item()  # a NumPy number is the Python number it holds
     if isinstance(value, bool) or not isinstance(value, int | float | str | Fraction):
         raise ValueError(f"expected a number, got {kind(value)}")
     if isinstance(value, float) and not math.isfinite(value):

@@ -135,7 +135,7 @@ def brief(value: Any) -> str:
     Examples
     --------
     >>> brief("W" + "7" * 100)
-    "'W777777777777777777777777777777777777..."
+    "'W77777777777777777777777777777777777..."
     """
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

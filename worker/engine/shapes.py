@@ -6,8 +6,8 @@ number also has an ``*_exact`` string beside it; a number beyond float64 is None
 there, its string exact.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: TypedDict reads NotRequired[...] from
+# the evaluated annotations (in Python 3.11 a string annotation counts as required).
 from typing import NotRequired, TypedDict
 
 __all__ = [
