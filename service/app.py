@@ -10,11 +10,9 @@ from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
 from worker.settings import VISIBILITY_MARGIN, celery_config
-from worker.store import Store
 
-from .recent import RecentJobs
+from . import extensions
 from .settings import DEFAULTS, check_config, default_redis_url
-from .waiters import Waiters
 
 __all__ = ["celery_init_app", "create_app"]
 
@@ -47,10 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         hard_time_limit=int(app.config["HARD_TIME_LIMIT"]),
         queue=str(app.config["QUEUE"]),
     ) | {"pathgrad": _store_settings(app)}
-    app.extensions["pathgrad_store"] = Store.from_settings(app.config["CELERY"]["pathgrad"])
-    app.extensions["pathgrad_recent"] = RecentJobs(float(app.config["LOCAL_CACHE_TTL"]),
-                                                   int(app.config["LOCAL_CACHE_BYTES"]))
-    app.extensions["pathgrad_waiters"] = Waiters(int(app.config["MAX_WAITERS"]))
+    extensions.init_app(app)
     celery_init_app(app)
 
     from . import auth, batches, docs, exercises, grade, health, jobs, problems

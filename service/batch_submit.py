@@ -27,12 +27,12 @@ from worker.engine.errors import PathgradError
 from worker.jsoncodec import dumpb, dumps, loads
 from worker.store import content_keys, task_id
 
-from .jobs import json_body
 from .models import JobRequest
 from .problems import ProblemError
 from .validation import (
     invalid,
     job_options,
+    json_body,
     parse_json,
     problem_of_exception,
     validate_job,
@@ -170,7 +170,7 @@ class Submission:
         else:
             keys, data = _packed(chunk)
         number, self._sent = self._sent, self._sent + 1
-        self.batches.save_chunk(self.batch_id, number, data, options=chunk.options, keys=keys,
+        self.batches.save_chunk(self.batch_id, number, data, options=chunk.options, hashes=keys,
                                 lease=float(current_app.config["QUEUED_LEASE"]))
         run_chunk.apply_async(args=[self.batch_id, number],
                               task_id=task_id(chunk_member(self.batch_id, number), 1))

@@ -22,13 +22,13 @@ from flask import Blueprint, Response, current_app, request, url_for
 from worker.batch_store import BatchStore, collector_paused
 from worker.jsoncodec import dumpb
 from worker.problems import problem
-from worker.store import PREFIX, Store
+from worker.store import Store
 
+from . import extensions
 from .auth import owner, owns
 from .batch_submit import NDJSON, Submission, job_bodies
-from .jobs import short, waiters
 from .models import BatchResultsQuery
-from .problems import ProblemError
+from .problems import ProblemError, short
 from .validation import invalid
 from .waiters import Waiters
 
@@ -49,7 +49,7 @@ def _batch_body_limit() -> None:
 @bp.post("")
 def submit() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Check and queue a batch of jobs; 202 with its counts as accepted, and Location."""
-    batches = _batch_store()
+    batches = extensions.batch_store()
     with collector_paused():
         bodies = job_bodies()
         cap = int(current_app.config["MAX_BATCH_JOBS"])
@@ -66,20 +66,20 @@ def submit() -> tuple[dict[str, Any], int, dict[str, str]]:
 @bp.get("/<batch_id>")
 def get_batch(batch_id: str) -> dict[str, Any]:
     """Return a batch's status and counts."""
-    return _view(_record(_batch_store(), batch_id))
+    return _view(_record(extensions.batch_store(), batch_id))
 
 
 @bp.get("/<batch_id>/results")
 def results(batch_id: str) -> Response:
     """Stream the result lines in submission order, each once it and those before are done."""
-    batches = _batch_store()
+    batches = extensions.batch_store()
     record = _record(batches, batch_id)
     query = BatchResultsQuery.model_validate(request.args.to_dict())
     if query.start > record["total"]:
         raise ProblemError(invalid("start", f"expected at most {record['total']} (the total)"))
     timeout = current_app.config["BATCH_WAIT"] if query.timeout is None else query.timeout
     timeout = min(float(timeout), float(current_app.config["MAX_BATCH_WAIT"]))
-    lines = _stream(batches, batch_id, query.start, record["total"], timeout, waiters())
+    lines = _stream(batches, batch_id, query.start, record["total"], timeout, extensions.waiters())
     return Response(lines, mimetype=NDJSON, headers={"X-Accel-Buffering": "no"})
 
 
@@ -95,13 +95,6 @@ def chunk_size(total: int) -> int:
 
 # --- reading ----------------------------------------------------------------------------
 
-
-def _batch_store() -> BatchStore:
-    if "pathgrad_batches" not in current_app.extensions:
-        current_app.extensions["pathgrad_batches"] = BatchStore(
-            current_app.extensions["pathgrad_store"])
-    batches: BatchStore = current_app.extensions["pathgrad_batches"]
-    return batches
 
 
 def _record(batches: BatchStore, batch_id: str) -> dict[str, Any]:
@@ -155,9 +148,7 @@ def _windows(
 ) -> Iterator[tuple[bytes, int]]:
     """Yield (NDJSON, line count) of the finished lines, in order, waiting for the rest."""
     deadline = time.monotonic() + timeout
-    pubsub = batches.redis.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(PREFIX + "done:batch:" + batch_id)  # before the first read: no lost wake-up
-    try:
+    with batches.store.subscribed("batch:" + batch_id) as pause:
         position = start
         while position < total:
             stop = min(position + WINDOW, total)
@@ -170,6 +161,4 @@ def _windows(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return  # fewer lines than total: the client reopens with ?start=
-            pubsub.get_message(timeout=min(remaining, 1.0))
-    finally:
-        pubsub.close()
+            pause(remaining)

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from worker import engine
 from worker.coursework.exercises import EXERCISE_VERSION, ExerciseError, parse_exercise
 from worker.exercise_tasks import draw_exercises
 from worker.problems import problem_of
-from worker.store import Store
 
-from .jobs import json_body, on_demand
+from . import extensions
 from .models import ExerciseRequest
+from .pages import on_demand
 from .problems import ProblemError
+from .validation import json_body
 
 __all__ = ["bp"]
 
@@ -38,7 +39,7 @@ def create() -> dict[str, Any]:
     except ExerciseError as exc:
         raise ProblemError(problem_of(exc)) from None
     canonical = params.to_dict() | {"seed": body.seed, "count": body.count}
-    store: Store = current_app.extensions["pathgrad_store"]
+    store = extensions.store()
     page_key = store.page_key("exercises", {"request": canonical, "engine": engine.ENGINE_VERSION,
                                             "exercise": EXERCISE_VERSION})
 

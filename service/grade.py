@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from worker import engine
 from worker.coursework.formats import MEDIA_TYPES, gradescope, junit
@@ -26,11 +26,12 @@ from worker.coursework.grading import (
     parse_tolerance,
 )
 from worker.grading_tasks import grade as grade_task
-from worker.store import Store, content_hash
+from worker.store import content_hash
 
-from .jobs import json_body, on_demand
+from . import extensions
 from .models import GradeQuery, GradeRequest
-from .validation import checked_network, job_options
+from .pages import on_demand
+from .validation import checked_network, job_options, json_body
 
 __all__ = ["GRADING_VERSION", "bp"]
 
@@ -54,7 +55,7 @@ def grade() -> Any:
     ask = _asked(network.layers, body.get("ask"), points)
     canonical, settings = network.to_dict(), options.to_dict()
     key = content_hash(canonical, settings, engine.ENGINE_VERSION)
-    store: Store = current_app.extensions["pathgrad_store"]
+    store = extensions.store()
     page_key = store.page_key(key, {"grade": list(answers.items()), "ask": ask,
                                     "tolerance": tolerance, "points": points,
                                     "grading": GRADING_VERSION})

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from worker import engine
-from worker.store import Store
+
+from . import extensions
 
 __all__ = ["bp"]
 
@@ -18,7 +19,7 @@ bp = Blueprint("health", __name__, url_prefix="/v1")
 @bp.get("/health")
 def health() -> tuple[dict[str, Any], int]:
     """Report whether Redis answers, and the worker processes that sent a heartbeat recently."""
-    store: Store = current_app.extensions["pathgrad_store"]
+    store = extensions.store()
     try:
         pools = store.worker_processes()
         redis_ok = True

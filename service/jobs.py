@@ -13,14 +13,14 @@ from worker.jsoncodec import dumpb
 from worker.problems import problem
 from worker.store import Store, content_keys, task_id
 
+from . import extensions
 from .auth import owner, owns
 from .models import PathsQuery, WaitQuery
-from .problems import ProblemError
-from .recent import RecentJobs
-from .validation import invalid, parse_json, validate_job
-from .waiters import Waiters
+from .pages import on_demand
+from .problems import ProblemError, short
+from .validation import invalid, json_body, validate_job
 
-__all__ = ["bp", "json_body", "on_demand", "short", "waiters"]
+__all__ = ["bp"]
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
@@ -35,14 +35,14 @@ def submit() -> Response | tuple[dict[str, Any], int, dict[str, str]]:
     network, options = validate_job(body)
     canonical, settings = network.to_dict(), options.to_dict()
     key = content_keys(stack([network]), settings, engine.ENGINE_VERSION)[0]
-    store = _store()
+    store = extensions.store()
     cached = store.result_text(key, touch=True)
     if cached is not None:
         record = store.new_job(key, status="succeeded", cached=True, owner=owner())
         return _job_response(store, record, cached, {"Content-Location": _location(record["id"])})
     record = _enqueue(store, key, canonical, settings)
     if wait > 0 and record["status"] not in _FINISHED:
-        with waiters().slot() as may_wait:
+        with extensions.waiters().slot() as may_wait:
             if may_wait:
                 record = _wait_for_job(store, record, wait)
     if record["status"] in _FINISHED:
@@ -55,19 +55,18 @@ def submit() -> Response | tuple[dict[str, Any], int, dict[str, str]]:
 @bp.get("/<job_id>")
 def get_job(job_id: str) -> Response:
     """Return a job: its status and, once finished, its result or error."""
-    recent: RecentJobs = current_app.extensions["pathgrad_recent"]
-    kept = recent.get(job_id)
+    kept = extensions.recent().get(job_id)
     if kept is not None:
         if kept.owner != owner():
             raise _unknown_job(job_id)
         return _json_response(kept.body)
-    store = _store()
+    store = extensions.store()
     record, result = store.job_and_result(job_id)
     if record is None or not owns(record):
         raise _unknown_job(job_id)
     body = _job_body(store, record, result)
     if record["status"] == "succeeded":
-        recent.put(job_id, record.get("owner"), body)
+        extensions.recent().put(job_id, record.get("owner"), body)
     return _json_response(body)
 
 
@@ -78,7 +77,7 @@ def paths(job_id: str, name: str) -> dict[str, Any]:
     cap = int(_config("PAGE_LIMIT"))
     if query.limit > cap:
         raise ProblemError(invalid("limit", f"expected at most {cap} paths per page"))
-    store = _store()
+    store = extensions.store()
     key = _weight_input(store, job_id, name)
     what = {"paths": name, "order": query.order, "limit": query.limit, "cursor": query.cursor}
     page_key = store.page_key(key, what)
@@ -89,29 +88,13 @@ def paths(job_id: str, name: str) -> dict[str, Any]:
 @bp.get("/<job_id>/weights/<name>/formula")
 def formula(job_id: str, name: str) -> dict[str, Any]:
     """Return the symbolic gradient formula of a weight, computed by a worker."""
-    store = _store()
+    store = extensions.store()
     key = _weight_input(store, job_id, name)
     page_key = store.page_key(key, {"formula": name})
     return on_demand(store, page_key, tasks.formula, [page_key, key, name])
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def json_body() -> Any:
-    """Parse the body as JSON whatever its Content-Type; 400 with the parser's reason."""
-    return parse_json(request.get_data(cache=False))
-
-
-def waiters() -> Waiters:
-    """The app's bound on requests that block waiting."""
-    bound: Waiters = current_app.extensions["pathgrad_waiters"]
-    return bound
-
-
-def _store() -> Store:
-    store: Store = current_app.extensions["pathgrad_store"]
-    return store
 
 
 def _config(name: str) -> float:
@@ -161,11 +144,6 @@ def _record(store: Store, job_id: str) -> dict[str, Any]:
     if record is None or not owns(record):
         raise _unknown_job(job_id)
     return record
-
-
-def short(text: str) -> str:
-    """An id from the URL as it may be echoed: quoted, and cut short (ids are 32 hex digits)."""
-    return repr(text) if len(text) <= 64 else repr(text[:61] + "...")
 
 
 def _unknown_job(job_id: str) -> ProblemError:
@@ -223,30 +201,3 @@ def _weight_input(store: Store, job_id: str, name: str) -> str:
                                    slug="input-expired"))
     Names.of(tuple(inputs[0]["layers"])).locate(name)
     return str(record["key"])
-
-
-def on_demand(store: Store, page_key: str, task: Any, args: list[Any]) -> dict[str, Any]:
-    """Return a cached page, or have a worker compute it and wait (bounded) for it.
-
-    ``task`` is sent with ``args`` unless one is already computing the page: many
-    clients may ask for the same page at once.
-    """
-
-    def send() -> None:
-        if store.claim(page_key, task.name) is None:
-            task.apply_async(args=args)
-
-    page = store.page(page_key)
-    if page is None:
-        with waiters().slot() as may_wait:
-            page = store.wait("page:" + page_key, lambda: store.page(page_key),
-                              _config("COMPUTE_WAIT") if may_wait else 0.0, start=send)
-    if page is None:
-        raise ProblemError(
-            problem(503, "Still computing", "the workers have not finished this yet; "
-                    "retry in a few seconds", slug="busy"),
-            headers={"Retry-After": "5"},
-        )
-    if "error" in page:
-        raise ProblemError(page["error"])
-    return page

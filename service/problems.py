@@ -66,6 +66,11 @@ def problem_response(exc: Exception) -> Any:
     return response
 
 
+def short(text: str) -> str:
+    """An id from the URL as it may be echoed: quoted, and cut short (ids are 32 hex digits)."""
+    return repr(text) if len(text) <= 64 else repr(text[:61] + "...")
+
+
 def validation_problem(exc: ValidationError) -> dict[str, Any]:
     messages: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False):

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from pydantic import ValidationError
 
 from worker.engine.analysis import check_limits
@@ -22,6 +22,7 @@ __all__ = [
     "checked_network",
     "invalid",
     "job_options",
+    "json_body",
     "malformed_json",
     "parse_json",
     "problem_of_exception",
@@ -53,6 +54,11 @@ def job_options(raw: dict[str, Any]) -> Options:
     if "max_paths" in raw and isinstance(raw["max_paths"], int) and raw["max_paths"] > cap:
         raise ProblemError(invalid("options.max_paths", f"expected at most {cap} on this server"))
     return parse_options({"max_paths": cap} | raw)
+
+
+def json_body() -> Any:
+    """Parse the body as JSON whatever its Content-Type; 400 with the parser's reason."""
+    return parse_json(request.get_data(cache=False))
 
 
 def parse_json(data: bytes) -> Any:

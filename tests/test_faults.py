@@ -32,7 +32,7 @@ from pathgrad.client import APIError, BatchResults, Client, PathgradClientError
 from pathgrad.processes.embedded import EmbeddedRedis
 from service import create_app
 from worker import engine
-from worker.store import PREFIX
+from worker.keys import PREFIX
 
 pytestmark = pytest.mark.slow
 

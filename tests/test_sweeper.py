@@ -14,7 +14,7 @@ from flask import Flask
 
 from service import create_app
 from worker import engine
-from worker.store import PREFIX
+from worker.keys import PREFIX
 
 # Short leases and sweeps, so a lost message is noticed within a second or two.
 FAST = {"QUEUED_LEASE": 1, "SWEEP_INTERVAL": 0.3}

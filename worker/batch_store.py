@@ -35,14 +35,14 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import redis
 
+from . import keys
 from .jsoncodec import dumpb, loads
 from .problems import problem
-from .store import PREFIX, Store
+from .store import Store, timestamp
 
 __all__ = ["REFUSED", "BatchStore", "chunk_member", "collector_paused"]
 
@@ -160,7 +160,7 @@ return {succeeded, failed}
 _EXPIRED = problem(410, "Result expired", "the result has expired from the cache; submit "
                    "the network again", slug="result-expired")
 _EXPIRED_JSON = dumpb(_EXPIRED)
-_RESULT = (PREFIX + "result:").encode()
+_RESULT = keys.RESULT_PREFIX.encode()
 
 
 class BatchStore:
@@ -181,14 +181,14 @@ class BatchStore:
 
     @staticmethod
     def _key(batch_id: str, part: str = "") -> str:
-        return PREFIX + "batch:" + batch_id + part
+        return keys.batch(batch_id, part)
 
     # --- the API side ---------------------------------------------------------------------
 
     def create(self, batch_id: str, *, owner: str | None, total: int) -> dict[str, Any]:
         """Save the record of a new batch of ``total`` lines, none of them added yet."""
         record: dict[Any, Any] = {"id": batch_id, "owner": owner or "", "total": total,
-                                  "created_at": _now(), "succeeded": 0, "failed": 0}
+                                  "created_at": timestamp(), "succeeded": 0, "failed": 0}
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self._key(batch_id), mapping=record)
         pipe.expire(self._key(batch_id), self.store.job_ttl)
@@ -211,20 +211,20 @@ class BatchStore:
         counts = "\n".join(f"{key} {count}" for key, count in lines.items())
         hits = self._add(
             keys=[self._key(batch_id), *self._keys(batch_id)[1:], self._key(batch_id, ":lines")],
-            args=[self.store.job_ttl, self.store.cache_ttl, PREFIX + "result:", refused,
+            args=[self.store.job_ttl, self.store.cache_ttl, keys.RESULT_PREFIX, refused,
                   "\n".join(entries), "\n".join(new), counts, number],
         )
         return [hit == "1" for hit in str(hits or "")]
 
     def save_chunk(
         self, batch_id: str, number: int, specs: bytes, *, options: Mapping[str, Any],
-        keys: Sequence[str], lease: float,
+        hashes: Sequence[str], lease: float,
     ) -> None:
         """Keep chunk ``number``'s networks and task for its worker, with a lease on it.
 
-        ``keys`` are the networks' content hashes in the order of ``specs``.
+        ``hashes`` are the networks' content hashes in the order of ``specs``.
         """
-        task = {"options": dict(options), "keys": list(keys), "attempts": 1}
+        task = {"options": dict(options), "keys": list(hashes), "attempts": 1}
         pipe = self.raw.pipeline(transaction=False)
         pipe.set(self._key(batch_id, f":chunk:{number}"), specs, ex=self.store.job_ttl)
         pipe.set(self._key(batch_id, f":task:{number}"), dumpb(task), ex=self.store.job_ttl)
@@ -241,12 +241,12 @@ class BatchStore:
         self.raw.set(self._key(batch_id, f":task:{number}"), dumpb(dict(task)),
                      ex=self.store.job_ttl)
 
-    def unfinished(self, batch_id: str, keys: Sequence[str]) -> list[str]:
-        """Return the hashes of ``keys`` whose outcome the batch has not recorded yet."""
-        if not keys:
+    def unfinished(self, batch_id: str, hashes: Sequence[str]) -> list[str]:
+        """Return those of ``hashes`` whose outcome the batch has not recorded yet."""
+        if not hashes:
             return []
-        states = self.redis.hmget(self._key(batch_id, ":done"), list(keys))
-        return [key for key, state in zip(keys, states, strict=True) if state is None]
+        states = self.redis.hmget(self._key(batch_id, ":done"), list(hashes))
+        return [key for key, state in zip(hashes, states, strict=True) if state is None]
 
     def record(self, batch_id: str) -> dict[str, Any] | None:
         """Return a batch's record (with its counts), or None when unknown or expired."""
@@ -318,11 +318,11 @@ class BatchStore:
         once: redis-py's generic encoder would take longer than the analysis.
         """
         commands: list[bytes] = []
-        args: list[bytes | str | int] = [PREFIX + "done:batch:" + batch_id]
+        args: list[bytes | str | int] = [keys.done("batch:" + batch_id)]
         ttl = str(self.store.cache_ttl)
         for key, result, failure in outcomes:
             if failure is None:
-                commands.append(_command(b"SET", PREFIX + "result:" + key, dumpb(result),
+                commands.append(_command(b"SET", keys.result(key), dumpb(result),
                                          b"EX", ttl))
                 args += [key, b""]
             else:
@@ -369,6 +369,3 @@ def _typed(raw: Mapping[Any, Any]) -> dict[str, Any]:
     record["owner"] = record.get("owner") or None
     return record
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

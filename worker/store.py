@@ -1,22 +1,10 @@
 """The Redis side of the service: job records, the result cache and on-demand pages.
 
-Keys (all under the ``pathgrad:`` prefix)::
-
-    pathgrad:job:<id>              a job record (JSON): status, timestamps, error   JOB_TTL
-    pathgrad:input:<hash>          the canonical network and options of a job        CACHE_TTL
-    pathgrad:result:<hash>         the analysis result (JSON)                        CACHE_TTL
-    pathgrad:inflight:<hash>       the id of the job computing <hash> right now      time limit
-    pathgrad:page:<hash>:<digest>  a page of path contributions, or a formula        CACHE_TTL
-    pathgrad:worker:<hostname>     a worker node: its pool size, last heartbeat      10 s
-    pathgrad:leases:<queue>        sorted set: what must be finished (or looked at) by
-                                   when: ``job:<id>`` and ``chunk:<batch>:<n>``, scored
-                                   by a deadline in Unix seconds (see worker.sweeper);
-                                   one per queue, as each service sweeps its own
-
-``<hash>`` is the SHA-256 of the canonical JSON of (network, options, engine version),
-so identical submissions share one result whoever sends them. Every write that
-finishes something is followed by a PUBLISH on ``pathgrad:done:<key>`` so waiters
-wake at once instead of polling.
+Keys are named in :mod:`worker.keys`. A job's result is cached under the content hash
+of its network, options and engine version (:func:`content_keys`), so identical
+submissions share one result whoever sends them. Every write that finishes something
+is followed by a PUBLISH on ``pathgrad:done:<channel>``, so waiters wake at once
+instead of polling.
 """
 
 from __future__ import annotations
@@ -25,7 +13,8 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -35,6 +24,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from . import keys
 from .engine.batch import Batch
 from .jsoncodec import dumps, loads
 
@@ -46,10 +36,10 @@ __all__ = [
     "content_keys",
     "redis_client",
     "task_id",
+    "timestamp",
 ]
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
-PREFIX = "pathgrad:"
 
 # Seconds the API retries a Redis command before answering 503 (Retry-After).
 API_RETRY_SECONDS = 2.0
@@ -182,7 +172,8 @@ def celery_url(url: str) -> str:
     return f"redis+socket://{parts.path}?virtual_host={db}"
 
 
-def _now() -> str:
+def timestamp() -> str:
+    """Now, as the records write it: ISO 8601 in UTC to the millisecond, ``...Z``."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -216,7 +207,7 @@ class Store:
     ) -> None:
         self.redis = client
         self.queue = queue
-        self.leases = PREFIX + "leases:" + queue
+        self.leases = keys.leases(queue)
         self._job_and_result = client.register_script(_JOB_AND_RESULT)
         self._release_held = client.register_script(_RELEASE_HELD)
         self.job_ttl = job_ttl
@@ -260,7 +251,7 @@ class Store:
         ``inputs`` (network, options) are saved for the workers in the same round trip,
         and so is a lease of ``lease`` seconds on an unfinished job (:meth:`lease`).
         """
-        now = _now()
+        now = timestamp()
         record: dict[str, Any] = {
             "id": job_id or self.new_id(),
             "key": key,
@@ -291,10 +282,10 @@ class Store:
         pipe.execute()
 
     def _save_job(self, pipe: redis.client.Pipeline, record: Mapping[str, Any]) -> None:
-        pipe.set(PREFIX + "job:" + record["id"], dumps(record), ex=self.job_ttl)
+        pipe.set(keys.job(record["id"]), dumps(record), ex=self.job_ttl)
         if record["status"] in ("succeeded", "failed"):
             pipe.zrem(self.leases, "job:" + record["id"])
-            pipe.publish(PREFIX + "done:job:" + record["id"], record["status"])
+            pipe.publish(keys.done("job:" + record["id"]), record["status"])
 
     # --- leases (worker.sweeper) --------------------------------------------------------
 
@@ -319,7 +310,7 @@ class Store:
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         """Return a job record, or None when unknown or expired."""
-        raw = self.redis.get(PREFIX + "job:" + job_id)
+        raw = self.redis.get(keys.job(job_id))
         return None if raw is None else dict(loads(raw))
 
     def job_and_result(self, job_id: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -327,7 +318,7 @@ class Store:
 
         The text is what :meth:`save_result` stored, so a reader can pass it on unparsed.
         """
-        found = self._job_and_result(keys=[PREFIX + "job:" + job_id], args=[PREFIX + "result:"])
+        found = self._job_and_result(keys=[keys.job(job_id)], args=[keys.RESULT_PREFIX])
         record = dict(loads(found[0])) if found else None
         result = str(found[1]) if len(found) > 1 and found[1] else None
         return record, result
@@ -343,7 +334,7 @@ class Store:
 
     def claim(self, key: str, job_id: str) -> str | None:
         """Mark ``key`` as being computed by ``job_id``; return the other job if taken."""
-        name = PREFIX + "inflight:" + key
+        name = keys.inflight(key)
         if self.redis.set(name, job_id, nx=True, ex=self.inflight_ttl):
             return None
         other = self.redis.get(name)
@@ -352,9 +343,9 @@ class Store:
     def release(self, key: str, holder: str | None = None) -> None:
         """Forget that ``key`` is being computed (only by ``holder``, when given)."""
         if holder is None:
-            self.redis.delete(PREFIX + "inflight:" + key)
+            self.redis.delete(keys.inflight(key))
         else:
-            self._release_held(keys=[PREFIX + "inflight:" + key], args=[holder])
+            self._release_held(keys=[keys.inflight(key)], args=[holder])
 
     # --- inputs and results -------------------------------------------------------------
 
@@ -364,11 +355,11 @@ class Store:
     ) -> None:
         """Keep the canonical network and options of ``key`` for the workers."""
         payload = dumps({"network": network, "options": options})
-        pipe.set(PREFIX + "input:" + key, payload, ex=self.cache_ttl)
+        pipe.set(keys.job_input(key), payload, ex=self.cache_ttl)
 
     def input(self, key: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """Return ``(network, options)`` of ``key``, or None when expired."""
-        raw = self.redis.get(PREFIX + "input:" + key)
+        raw = self.redis.get(keys.job_input(key))
         if raw is None:
             return None
         data = loads(raw)
@@ -379,8 +370,8 @@ class Store:
     ) -> tuple[bool, tuple[dict[str, Any], dict[str, Any]] | None]:
         """Return whether ``key`` has a cached result, and its input, in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.exists(PREFIX + "result:" + key)
-        pipe.get(PREFIX + "input:" + key)
+        pipe.exists(keys.result(key))
+        pipe.get(keys.job_input(key))
         cached, raw = pipe.execute()
         if raw is None:
             return bool(cached), None
@@ -396,7 +387,7 @@ class Store:
         record wakes finds the result.
         """
         pipe = self.redis.pipeline(transaction=False)
-        pipe.set(PREFIX + "result:" + key, dumps(result), ex=self.cache_ttl)
+        pipe.set(keys.result(key), dumps(result), ex=self.cache_ttl)
         if job is not None:
             self._save_job(pipe, job)
         pipe.execute()
@@ -408,12 +399,12 @@ class Store:
 
     def result_text(self, key: str, *, touch: bool = False) -> str | None:
         """Return the cached result of ``key`` as the JSON text stored; ``touch`` renews it."""
-        name = PREFIX + "result:" + key
+        name = keys.result(key)
         if touch:
             pipe = self.redis.pipeline(transaction=False)
             pipe.get(name)
             pipe.expire(name, self.cache_ttl)
-            pipe.expire(PREFIX + "input:" + key, self.cache_ttl)
+            pipe.expire(keys.job_input(key), self.cache_ttl)
             raw = pipe.execute()[0]
         else:
             raw = self.redis.get(name)
@@ -430,41 +421,56 @@ class Store:
     def save_page(self, page_key: str, page: Mapping[str, Any], ttl: int | None = None) -> None:
         """Cache a page (or the problem it raised) and wake its waiters."""
         pipe = self.redis.pipeline()
-        pipe.set(PREFIX + "page:" + page_key, dumps(page), ex=ttl or self.cache_ttl)
-        pipe.publish(PREFIX + "done:page:" + page_key, "1")
+        pipe.set(keys.page(page_key), dumps(page), ex=ttl or self.cache_ttl)
+        pipe.publish(keys.done("page:" + page_key), "1")
         pipe.execute()
 
     def page(self, page_key: str) -> dict[str, Any] | None:
         """Return a cached page, or None."""
-        raw = self.redis.get(PREFIX + "page:" + page_key)
+        raw = self.redis.get(keys.page(page_key))
         return None if raw is None else dict(loads(raw))
 
     # --- workers ------------------------------------------------------------------------
 
     def mark_worker(self, hostname: str, ttl: int, *, processes: int = 1) -> None:
         """Record that worker ``hostname``, a pool of ``processes``, is alive for ``ttl`` s."""
-        presence = json.dumps({"processes": processes, "seen": _now()})
-        self.redis.set(PREFIX + "worker:" + hostname, presence, ex=ttl)
+        presence = json.dumps({"processes": processes, "seen": timestamp()})
+        self.redis.set(keys.worker(hostname), presence, ex=ttl)
 
     def forget_worker(self, hostname: str) -> None:
         """Record that worker ``hostname`` has stopped."""
-        self.redis.delete(PREFIX + "worker:" + hostname)
+        self.redis.delete(keys.worker(hostname))
 
     def workers(self) -> list[str]:
         """Return the workers seen alive recently."""
-        names = self.redis.scan_iter(PREFIX + "worker:*", count=1000)
-        return sorted(str(name).removeprefix(PREFIX + "worker:") for name in names)
+        names = self.redis.scan_iter(keys.workers(), count=1000)
+        return sorted(keys.worker_name(str(name)) for name in names)
 
     def worker_processes(self) -> dict[str, int]:
         """Return {worker seen alive recently: the processes of its pool}."""
-        names = sorted(self.redis.scan_iter(PREFIX + "worker:*", count=1000))
+        names = sorted(self.redis.scan_iter(keys.workers(), count=1000))
         found: dict[str, int] = {}
         for name, presence in zip(names, self.redis.mget(names) if names else [], strict=True):
             if presence is not None:  # else it expired between the scan and the read
-                found[str(name).removeprefix(PREFIX + "worker:")] = _pool_size(presence)
+                found[keys.worker_name(str(name))] = _pool_size(presence)
         return found
 
     # --- waiting ------------------------------------------------------------------------
+
+    @contextmanager
+    def subscribed(self, channel: str) -> Iterator[Callable[[float], None]]:
+        """Listen on ``pathgrad:done:<channel>``; yield ``pause(seconds)``.
+
+        ``pause`` returns when the channel is published to, or after the seconds (at
+        most one: a re-check every second is the safety net, not the usual path).
+        Subscribe before the first look at what is awaited, so no wake-up is lost.
+        """
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(keys.done(channel))
+            yield lambda seconds: pubsub.get_message(timeout=max(0.0, min(seconds, 1.0)))
+        finally:
+            pubsub.close()
 
     def wait(
         self,
@@ -479,9 +485,7 @@ class Store:
         ``start``, which may send the task that will publish), so no wake-up is lost.
         """
         deadline = time.monotonic() + timeout
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        try:
-            pubsub.subscribe(PREFIX + "done:" + channel)
+        with self.subscribed(channel) as pause:
             if start is not None:
                 start()
             found = check()
@@ -489,9 +493,6 @@ class Store:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                # Re-check at least every second too: a safety net, not the usual path.
-                pubsub.get_message(timeout=min(remaining, 1.0))
+                pause(remaining)
                 found = check()
             return found
-        finally:
-            pubsub.close()

@@ -30,17 +30,17 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from celery import current_app
 from celery.signals import worker_ready, worker_shutdown
 
+from . import keys
 from .batch_store import BatchStore
 from .leases import RENEW_EVERY
 from .problems import lost_problem
-from .store import PREFIX, Store, task_id
+from .store import Store, task_id, timestamp
 
 __all__ = ["BROKER_SCAN_LIMIT", "Sweeper", "start_sweeper"]
 
@@ -141,7 +141,7 @@ class Sweeper:
             return "renewed"
         attempts = int(record.get("attempts") or 1)
         if attempts >= self.max_attempts:
-            self.store.save_job(record | {"status": "failed", "finished_at": _now(),
+            self.store.save_job(record | {"status": "failed", "finished_at": timestamp(),
                                           "error": lost_problem(attempts)})
             self.store.release(record["key"], job_id)
             return "failed"
@@ -156,8 +156,8 @@ class Sweeper:
         batch_id, _, text = ident.rpartition(":")
         number = int(text) if text.isdigit() else -1
         task = self.batches.task(batch_id, number) if number >= 0 else None
-        keys = self.batches.unfinished(batch_id, task["keys"]) if task else []
-        if task is None or not keys or not self.batches.exists(batch_id):
+        hashes = self.batches.unfinished(batch_id, task["keys"]) if task else []
+        if task is None or not hashes or not self.batches.exists(batch_id):
             self.batches.forget_chunk(batch_id, number)
             self.store.drop_lease(member)
             return "dropped"
@@ -167,7 +167,7 @@ class Sweeper:
         attempts = int(task.get("attempts") or 1)
         if attempts >= self.max_attempts:
             self.batches.finish(batch_id, [(key, None, {"error": lost_problem(attempts)})
-                                           for key in keys])
+                                           for key in hashes])
             self.batches.forget_chunk(batch_id, number)
             return "failed"
         self.batches.save_task(batch_id, number, task | {"attempts": attempts + 1,
@@ -182,9 +182,6 @@ def _ids(messages: list[Any]) -> set[str]:
     return {task for message in messages for task in _TASK_ID.findall(str(message))}
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
 
 def start_sweeper(
     store: Store, settings: Mapping[str, Any], send: Send, name: str
@@ -198,7 +195,7 @@ def start_sweeper(
     sweeper = Sweeper(store, settings, send)
 
     hold = max(1, int(3 * interval))
-    lock = PREFIX + "sweeper:" + store.queue
+    lock = keys.sweeper(store.queue)
     quiet_until = 0.0
 
     def run() -> None:

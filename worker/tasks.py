@@ -9,7 +9,6 @@ raised, so a job always ends ``succeeded`` or ``failed`` with a reason.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from celery import current_app, shared_task
@@ -20,7 +19,7 @@ from . import engine
 from .engine.errors import AgreementError, InvalidInputError, PathgradError
 from .leases import RUNNING, renewer
 from .problems import internal_problem, problem, problem_of, time_limit_problem
-from .store import Store
+from .store import Store, timestamp
 
 __all__ = ["WORKER_TTL", "compute_page", "formula", "noop", "path_page", "run_job", "task_store"]
 
@@ -42,9 +41,6 @@ def task_store() -> Store:
                                            retry_seconds=float(settings["retry_seconds"]))
     return _stores[key]
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _soft_limit() -> float:
@@ -76,13 +72,13 @@ def _run(store: Store, record: dict[str, Any], key: str) -> None:
     job_id = record["id"]
     cached, inputs = store.cached_or_input(key)
     if cached:
-        store.save_job(record | {"status": "succeeded", "cached": True, "finished_at": _now()})
+        store.save_job(record | {"status": "succeeded", "cached": True, "finished_at": timestamp()})
         return
     if inputs is None:
         _fail(store, job_id, problem(410, "Input expired", "the job's input has expired"))
         return
     network, options = inputs
-    record |= {"status": "running", "started_at": _now()}
+    record |= {"status": "running", "started_at": timestamp()}
     store.save_job(record, lease=RUNNING)
     try:
         result = engine.analyze(network, **options)
@@ -98,13 +94,13 @@ def _run(store: Store, record: dict[str, Any], key: str) -> None:
         raise  # logged by Celery as a failed task
     else:
         store.save_result(key, result,
-                          job=record | {"status": "succeeded", "finished_at": _now()})
+                          job=record | {"status": "succeeded", "finished_at": timestamp()})
 
 
 def _fail(
     store: Store, job_id: str, error: dict[str, Any], result: dict[str, Any] | None = None
 ) -> None:
-    changes: dict[str, Any] = {"status": "failed", "finished_at": _now(), "error": error}
+    changes: dict[str, Any] = {"status": "failed", "finished_at": timestamp(), "error": error}
     if result is not None:
         changes["result"] = result
     store.update_job(job_id, **changes)

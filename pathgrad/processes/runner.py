@@ -31,6 +31,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import service
+from service import extensions
 from service.app import create_app
 from service.settings import ConfigError, pathgrad_home
 from service.wsgi import Server, create_server
@@ -121,7 +122,7 @@ def _serve(started: _Started, host: str, port: int, workers: int) -> int:
         _say("starting a worker")
     name = f"pathgrad-{os.getpid()}"
     started.celery = celery = start_worker(redis_url, workers, name=name)
-    store: Store = app.extensions["pathgrad_store"]
+    store = extensions.store(app)
     wait_for_worker(celery, store, name)
     pools = store.worker_processes()
     here = sum(size for node, size in pools.items() if node.startswith(name + "@"))
