@@ -181,7 +181,9 @@ OPERATIONS: list[Operation] = [
                   200: Reply("application/x-ndjson: one BatchLine (the schema) a line, in "
                              "submission order; each is written once it and every line "
                              "before it have finished; the stream ends early (fewer lines "
-                             "than total) when ?timeout runs out", models.BatchLine, NDJSON),
+                             "than total) when ?timeout runs out, or with a BatchInterrupted "
+                             "line if Redis goes away", (models.BatchLine,
+                                                         models.BatchInterrupted), NDJSON),
                   404: _problem("Unknown or expired batch (or another API key's)"),
                   422: _problem("Invalid timeout, or start over the batch's total"),
                   503: _REDIS_DOWN,

@@ -13,6 +13,7 @@ from worker.engine import spec as _spec
 
 __all__ = [
     "Batch",
+    "BatchInterrupted",
     "BatchLine",
     "BatchRequest",
     "BatchResultsQuery",
@@ -279,6 +280,14 @@ class BatchLine(BaseModel):
                                   "POST /v1/jobs would answer, or the job would end with.")
 
 
+class BatchInterrupted(BaseModel):
+    """The last line of a results stream that lost Redis: where to read on from."""
+
+    status: Literal["interrupted"]
+    next: int = Field(description="The ?start= to reopen the stream with.")
+    error: Problem
+
+
 # --- exercises --------------------------------------------------------------------------
 
 RationalActivation = Literal["identity", "relu", "leaky_relu"]
@@ -442,7 +451,8 @@ class GradescopeTest(BaseModel):
 class GradescopeResults(BaseModel):
     """A Gradescope ``results.json`` (``?format=gradescope``)."""
 
-    score: float
+    score: float = Field(0.0, description="Only when there is no test (Gradescope sums the "
+                         "tests' scores otherwise).")
     output: str
     visibility: str
     tests: list[GradescopeTest]
