@@ -13,7 +13,6 @@ import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from typing import Any
 
 from flask import Blueprint, Flask, current_app
@@ -21,6 +20,7 @@ from flask_swagger_ui import get_swaggerui_blueprint
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from pathgrad import __version__, examples
 from worker import engine
 
 from . import models
@@ -71,21 +71,8 @@ class Operation:
     protected: bool = True  # needs an API key when the server has keys
 
 
-#: The seed network of the README (examples/seed-job.json), as the examples send it.
-SEED_JOB: dict[str, Any] = {
-    "network": {
-        "layers": [2, 3, 2, 1],
-        "weights": [[[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]],
-                    [[0.7, 0.8, 0.9], [1.0, 1.1, 1.2]],
-                    [[1.3, 1.4]]],
-        "biases": [[0, 0, 0], [0, 0], [0]],
-        "activation": "identity",
-        "input": [1.0, 2.0],
-        "target": [1.0],
-        "loss": "l1",
-    },
-    "options": {},
-}
+#: The seed network of the README, as a job (the example pathgrad ships as seed-job).
+SEED_JOB: dict[str, Any] = examples.load("seed-job")
 _EXAMPLE_ID = "cc374d82ae7b411c827cff533e50ca69"
 
 
@@ -280,7 +267,7 @@ def openapi_document(config: Mapping[str, Any], *, keyed: bool) -> dict[str, Any
             "WWW-Authenticate: Bearer)."}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "pathgrad", "version": version("pathgrad"),
+        "info": {"title": "pathgrad", "version": __version__,
                  "description": "Explain and check neural-network gradients: explicit "
                  f"path sums and backprop that check each other (engine version "
                  f"{engine.ENGINE_VERSION}). Errors are RFC 9457 application/problem+json; "
