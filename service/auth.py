@@ -62,6 +62,10 @@ def init_app(app: Flask) -> None:
 def _authenticate() -> None:
     keys: Mapping[str, str] = current_app.extensions["pathgrad_keys"]
     g.pathgrad_owner = None
+    # A request matching no route or method gets its 404 or 405 with or without a key:
+    # the routes are public (/openapi.json lists them), only what they serve needs one.
+    if request.routing_exception is not None:
+        return
     if (not keys or request.endpoint in OPEN_ENDPOINTS or request.blueprint in _OPEN_BLUEPRINTS
             or request.path in _OPEN_PATHS or request.path.startswith(_OPEN_PREFIXES)):
         return

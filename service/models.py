@@ -7,9 +7,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from worker.coursework import exercises as _exercises
+from worker.coursework import grading as _grading
+from worker.engine import options as _options
+from worker.engine import spec as _spec
 
 __all__ = [
     "Batch",
+    "BatchInterrupted",
     "BatchLine",
     "BatchRequest",
     "BatchResultsQuery",
@@ -22,6 +26,8 @@ __all__ = [
     "GradeRequest",
     "GradeTolerance",
     "GradedAnswer",
+    "GradescopeResults",
+    "GradescopeTest",
     "Grading",
     "Health",
     "IgnoredAnswer",
@@ -45,6 +51,26 @@ Number = Annotated[
 Activation = Literal["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
 Loss = Literal["l1", "mse", "half_sse", "softmax_cross_entropy"]
 Status = Literal["queued", "running", "succeeded", "failed"]
+# A float the server may write as null: NaN, or beyond float64 (an exact value can be).
+Float = float | None
+
+
+def _rules(**keywords: Any) -> Any:
+    """JSON Schema keywords of a rule the engine checks itself (with its own message).
+
+    Networks, exercise requests and grading points are checked by the engine, as the
+    library and the command line check them; pydantic checks their outline. These
+    keywords put the engine's limits in /openapi.json without a second check that
+    would answer with other words.
+    """
+    return Field(json_schema_extra=keywords)
+
+
+_MAX_SIZE = _spec.MAX_LAYER_SIZE
+_MAX_DEPTH = _spec.MAX_DEPTH
+LayerSize = Annotated[StrictInt, _rules(minimum=1, maximum=_MAX_SIZE)]
+Vector = Annotated[list[Number], _rules(minItems=1, maxItems=_MAX_SIZE)]
+Matrix = Annotated[list[Vector], _rules(minItems=1, maxItems=_MAX_SIZE)]
 
 
 class _Closed(BaseModel):
@@ -54,27 +80,39 @@ class _Closed(BaseModel):
 class NetworkSpec(_Closed):
     """A network (CONTRACT.md section 1); shapes are checked by the engine."""
 
-    layers: list[StrictInt] = Field(description="Sizes n0 (inputs) ... nL (outputs).")
-    weights: list[list[list[Number]]] = Field(
-        description="weights[l-1] has shape (n_l, n_{l-1}): row = destination neuron."
+    layers: list[LayerSize] = Field(
+        description=f"Sizes n0 (inputs) ... nL (outputs): 2 to {_MAX_DEPTH + 1} sizes, each "
+        f"1 to {_MAX_SIZE}.", json_schema_extra={"minItems": 2, "maxItems": _MAX_DEPTH + 1})
+    weights: list[Matrix] = Field(
+        description="weights[l-1] has shape (n_l, n_{l-1}): row = destination neuron "
+        "(shapes that do not match layers are refused with 422).",
+        json_schema_extra={"minItems": 1, "maxItems": _MAX_DEPTH},
     )
-    biases: list[list[Number]] | None = Field(default=None, description="Zeros when absent.")
-    activation: Activation | list[Activation]
-    input: list[Number]
-    target: list[Number]
+    biases: Annotated[list[Vector], _rules(minItems=1, maxItems=_MAX_DEPTH)] | None = Field(
+        default=None, description="Zeros when absent; biases[l-1] has n_l numbers.")
+    activation: Activation | Annotated[list[Activation], _rules(
+        minItems=1, maxItems=_MAX_DEPTH)] = Field(
+        description="One name, or one per non-input layer.")
+    input: Vector = Field(description="n0 numbers.")
+    target: Vector = Field(description="nL numbers.")
     loss: Loss
 
 
-class Options(_Closed):
-    """Analysis options; every one is optional."""
+_DEFAULTS = _options.Options()
 
-    subgradient: Literal["min_norm", "left", "right"] | None = None
-    arithmetic: Literal["float", "exact"] | None = None
-    finite_difference: StrictBool | None = None
-    path_sum: StrictBool | None = None
-    max_paths: StrictInt | None = Field(default=None, ge=1)
-    rtol: StrictInt | StrictFloat | None = Field(default=None, ge=0)
-    atol: StrictInt | StrictFloat | None = Field(default=None, ge=0)
+
+class Options(_Closed):
+    """Analysis options; every one is optional (none may be null)."""
+
+    subgradient: Literal["min_norm", "left", "right"] = "min_norm"
+    arithmetic: Literal["float", "exact"] = "float"
+    finite_difference: StrictBool = _DEFAULTS.finite_difference
+    path_sum: StrictBool = _DEFAULTS.path_sum
+    max_paths: StrictInt = Field(
+        default=_DEFAULTS.max_paths, ge=1,
+        description="Most suffix paths to enumerate; default and ceiling PATHGRAD_MAX_PATHS.")
+    rtol: StrictFloat = Field(default=_DEFAULTS.rtol, ge=0)
+    atol: StrictFloat = Field(default=_DEFAULTS.atol, ge=0)
 
 
 class JobRequest(_Closed):
@@ -87,15 +125,18 @@ class JobRequest(_Closed):
 class WaitQuery(BaseModel):
     """Query of ``POST /v1/jobs``."""
 
-    wait: float = Field(0.0, ge=0, description="Seconds to wait for the result (capped).")
+    wait: float = Field(0.0, ge=0, description="Seconds to wait for the result (capped by "
+                        "PATHGRAD_MAX_WAIT).")
 
 
 class PathsQuery(BaseModel):
     """Query of the path-contributions route."""
 
     order: Literal["abs_desc", "abs_asc", "index"] = "abs_desc"
-    limit: int = Field(100, ge=1, description="Paths per page (capped by the server).")
-    cursor: str | None = Field(default=None, description="next_cursor of the previous page.")
+    limit: int = Field(100, ge=1, description="Paths per page, at most PATHGRAD_PAGE_LIMIT.")
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page "
+                               "(of this weight, in this order).",
+                               json_schema_extra={"pattern": "^[A-Za-z0-9_-]+$"})
 
 
 class ProblemField(BaseModel):
@@ -122,8 +163,8 @@ class Result(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    loss: float
-    outputs: dict[str, float]
+    loss: Float
+    outputs: dict[str, Float]
     nodes: list[dict[str, Any]]
     weights: list[dict[str, Any]]
     biases: list[dict[str, Any]]
@@ -158,7 +199,7 @@ class PathPage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     weight: str
-    gradient: float
+    gradient: Float
     total_paths: int
     order: str
     paths: list[dict[str, Any]]
@@ -194,10 +235,13 @@ class BatchRequest(_Closed):
     its own line, with the problem that route would answer.
     """
 
-    jobs: list[JobRequest] = Field(
+    # Any value is accepted as a line (one that is not a JobRequest fails alone), so
+    # the schema says so: a batch is not refused for one bad job in 100,000.
+    jobs: list[JobRequest | Any] = Field(
         min_length=1, max_length=100_000,
-        description="Up to 100,000 (PATHGRAD_MAX_BATCH_JOBS) jobs; options may differ from "
-        "job to job. An invalid job does not refuse the batch: its line fails.",
+        description="Up to PATHGRAD_MAX_BATCH_JOBS (default 100,000) jobs, each a JobRequest; "
+        "options may differ from job to job. An invalid job does not refuse the batch: its "
+        "line fails with the problem POST /v1/jobs would answer.",
     )
 
 
@@ -236,9 +280,19 @@ class BatchLine(BaseModel):
                                   "POST /v1/jobs would answer, or the job would end with.")
 
 
+class BatchInterrupted(BaseModel):
+    """The last line of a results stream that lost Redis: where to read on from."""
+
+    status: Literal["interrupted"]
+    next: int = Field(description="The ?start= to reopen the stream with.")
+    error: Problem
+
+
 # --- exercises --------------------------------------------------------------------------
 
 RationalActivation = Literal["identity", "relu", "leaky_relu"]
+# How a weight is named: W, then a number without a leading zero (ASCII digits only).
+WEIGHT_NAME = "^W[1-9][0-9]*$"
 
 
 class ExerciseRequest(_Closed):
@@ -250,18 +304,20 @@ class ExerciseRequest(_Closed):
         f"sizes, each 1 to {_exercises.MAX_LAYER_SIZE}, at most "
         f"{_exercises.MAX_NETWORK_PATHS} suffix paths in all.",
     )
-    activation: RationalActivation | list[RationalActivation] = Field(
+    activation: RationalActivation | Annotated[list[RationalActivation], _rules(
+            minItems=1, maxItems=_exercises.MAX_LAYERS - 1)] = Field(
         "identity", description="One name, or one per non-input layer (rational only)."
     )
     loss: Literal["l1", "mse", "half_sse"] = "l1"
     seed: StrictInt = Field(0, ge=0, le=_exercises.MAX_SEED,
                             description="The same seed always gives the same exercises.")
-    ask: list[StrictStr] = Field(
+    ask: list[Annotated[StrictStr, _rules(pattern=WEIGHT_NAME)]] = Field(
         default_factory=lambda: ["W1"], min_length=1,
         description="Weights to ask dLoss/dW of, e.g. [\"W1\", \"W7\"]; each with at most "
         f"{_exercises.MAX_EXERCISE_PATHS} paths.",
     )
-    integers: list[StrictInt] = Field(
+    integers: list[Annotated[StrictInt, _rules(minimum=-_exercises.MAX_BOUND,
+                                               maximum=_exercises.MAX_BOUND)]] = Field(
         default_factory=lambda: [-3, 3], min_length=2, max_length=2,
         description=f"[lower, upper] of every number, within +-{_exercises.MAX_BOUND}; "
         "weights and inputs are never 0.",
@@ -304,8 +360,11 @@ class ExerciseList(BaseModel):
 class GradeTolerance(_Closed):
     """How close a float answer must be: ``|given - expected| <= atol + rtol * |expected|``."""
 
-    rtol: StrictInt | StrictFloat | None = Field(default=None, ge=0, description="Default 1e-6.")
-    atol: StrictInt | StrictFloat | None = Field(default=None, ge=0, description="Default 1e-9.")
+    rtol: StrictFloat = Field(default=_grading.Tolerance.rtol, ge=0)
+    atol: StrictFloat = Field(default=_grading.Tolerance.atol, ge=0)
+
+
+Points = Annotated[StrictFloat, _rules(minimum=0, maximum=_grading.MAX_POINTS)]
 
 
 class GradeRequest(_Closed):
@@ -323,7 +382,7 @@ class GradeRequest(_Closed):
         "unanswered. Required unless points names them.")
     tolerance: GradeTolerance | None = Field(
         default=None, description='Unused with arithmetic "exact": answers must be equal.')
-    points: dict[str, StrictInt | StrictFloat] | None = Field(
+    points: dict[str, Points] | None = Field(
         default=None, description="Maximum points per asked name (default 1); with ask it may "
         "only name asked parameters, without ask its names are the asked ones.")
 
@@ -375,3 +434,25 @@ class Grading(BaseModel):
     subgradient: str
     arithmetic: str
     warnings: list[str]
+
+
+class GradescopeTest(BaseModel):
+    """One answer as a Gradescope test."""
+
+    name: str
+    score: float
+    max_score: float
+    status: Literal["passed", "failed"]
+    output: str
+    visibility: str
+    extra_data: dict[str, Any]
+
+
+class GradescopeResults(BaseModel):
+    """A Gradescope ``results.json`` (``?format=gradescope``)."""
+
+    score: float = Field(0.0, description="Only when there is no test (Gradescope sums the "
+                         "tests' scores otherwise).")
+    output: str
+    visibility: str
+    tests: list[GradescopeTest]

@@ -116,7 +116,7 @@ def test_malformed_json_is_400(app: Flask) -> None:
 def test_openapi_documents_the_route(app: Flask) -> None:
     document = app.test_client().get("/openapi.json").get_json()
     operation = document["paths"]["/v1/exercises"]["post"]
-    assert set(operation["responses"]) == {"200", "400", "422", "503"}
+    assert set(operation["responses"]) == {"200", "400", "413", "422", "503"}
     schemas = document["components"]["schemas"]
     request = schemas["ExerciseRequest"]["properties"]
     assert {"layers", "activation", "loss", "seed", "ask", "integers", "fractions",
