@@ -2,7 +2,7 @@
 
 The PyTorch side builds tensors from each spec, runs forward and backward and
 reads the gradients back as lists (single-threaded, float64). pathgrad's side
-returns the full result of CONTRACT.md section 2 for every network: both
+returns the full result of docs/CONTRACT.md section 2 for every network: both
 methods, agreement, names. Target: at least 10x faster. PyTorch is an optional,
 benchmark-only dependency (``pip install torch==2.13.0``).
 """

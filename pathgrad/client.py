@@ -1,4 +1,4 @@
-"""A small Python client of the pathgrad HTTP API (CONTRACT.md section 6), over requests.
+"""A small Python client of the pathgrad HTTP API (docs/CONTRACT.md section 6), over requests.
 
 It imports neither Flask nor Celery, so scripts and grading pipelines start fast::
 
@@ -187,7 +187,7 @@ class Client:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> dict[str, Any]:
-        """Return one page of a weight's path contributions (CONTRACT.md section 3)."""
+        """Return one page of a weight's path contributions (docs/CONTRACT.md section 3)."""
         params: dict[str, str] = {"order": order}
         if limit is not None:
             params["limit"] = str(limit)

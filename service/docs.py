@@ -144,7 +144,7 @@ OPERATIONS: list[Operation] = [
               "Submit up to PATHGRAD_MAX_BATCH_JOBS jobs (JSON, or NDJSON one job a line)", {
                   202: Reply("Accepted, with the counts at acceptance (lines answered from "
                              "the cache have succeeded, invalid lines have failed); results "
-                             "at Location + /results", models.Batch, headers=("Location",)),
+                             "at Location + /results", models.BatchStatus, headers=("Location",)),
                   400: _problem("Malformed JSON (a malformed NDJSON line fails only that "
                                 "line)"),
                   413: _problem("Body over PATHGRAD_MAX_BATCH_BODY"),
@@ -159,7 +159,7 @@ OPERATIONS: list[Operation] = [
     Operation("get", "/v1/batches/{id}", "getBatch", "batches",
               "Read a batch's status and counts", {
                   200: Reply("running while pending > 0, then succeeded or failed",
-                             models.Batch),
+                             models.BatchStatus),
                   404: _problem("Unknown or expired batch (or another API key's)"),
                   503: _REDIS_DOWN,
               }, parameter_examples={"id": _EXAMPLE_ID}),
@@ -289,7 +289,8 @@ def _schemas(config: Mapping[str, Any]) -> dict[str, Any]:
     _, defs = models_json_schema(wanted, ref_template=SCHEMAS + "{model}")
     schemas: dict[str, Any] = _untitled(defs.get("$defs", {}))
     max_paths = int(config["MAX_PATHS"])
-    schemas["Options"]["properties"]["max_paths"].update(default=max_paths, maximum=max_paths)
+    options = schemas["AnalysisOptions"]["properties"]
+    options["max_paths"].update(default=max_paths, maximum=max_paths)
     schemas["BatchRequest"]["properties"]["jobs"]["maxItems"] = int(config["MAX_BATCH_JOBS"])
     return schemas
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from worker.coursework import exercises as _exercises
 from worker.coursework import grading as _grading
+from worker.coursework.exercises import RATIONAL_ACTIVATIONS, RATIONAL_LOSSES
 from worker.engine import options as _options
 from worker.engine import spec as _spec
+from worker.engine.activations import ACTIVATIONS
+from worker.engine.losses import LOSSES
 
 __all__ = [
-    "Batch",
+    "AnalysisOptions",
     "BatchInterrupted",
     "BatchLine",
     "BatchRequest",
     "BatchResultsQuery",
+    "BatchStatus",
     "Exercise",
     "ExerciseAnswer",
     "ExerciseList",
@@ -35,7 +39,6 @@ __all__ = [
     "JobAccepted",
     "JobRequest",
     "NetworkSpec",
-    "Options",
     "PathPage",
     "PathsQuery",
     "Problem",
@@ -48,8 +51,18 @@ Number = Annotated[
     StrictInt | StrictFloat | StrictStr,
     Field(description='A number; with arithmetic "exact" also a string such as "1/3".'),
 ]
-Activation = Literal["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
-Loss = Literal["l1", "mse", "half_sse", "softmax_cross_entropy"]
+# The names the engine's records know (worker.engine.activations, .losses); a type
+# checker sees them as strings.
+if TYPE_CHECKING:
+    Activation: TypeAlias = str
+    Loss: TypeAlias = str
+    RationalActivation: TypeAlias = str
+    RationalLoss: TypeAlias = str
+else:
+    Activation = Literal[tuple(ACTIVATIONS)]
+    Loss = Literal[tuple(LOSSES)]
+    RationalActivation = Literal[RATIONAL_ACTIVATIONS]
+    RationalLoss = Literal[RATIONAL_LOSSES]
 Status = Literal["queued", "running", "succeeded", "failed"]
 # A float the server may write as null: NaN, or beyond float64 (an exact value can be).
 Float = float | None
@@ -78,7 +91,7 @@ class _Closed(BaseModel):
 
 
 class NetworkSpec(_Closed):
-    """A network (CONTRACT.md section 1); shapes are checked by the engine."""
+    """A network (docs/CONTRACT.md section 1); shapes are checked by the engine."""
 
     layers: list[LayerSize] = Field(
         description=f"Sizes n0 (inputs) ... nL (outputs): 2 to {_MAX_DEPTH + 1} sizes, each "
@@ -101,7 +114,7 @@ class NetworkSpec(_Closed):
 _DEFAULTS = _options.Options()
 
 
-class Options(_Closed):
+class AnalysisOptions(_Closed):
     """Analysis options; every one is optional (none may be null)."""
 
     subgradient: Literal["min_norm", "left", "right"] = "min_norm"
@@ -119,7 +132,7 @@ class JobRequest(_Closed):
     """The body of ``POST /v1/jobs``."""
 
     network: NetworkSpec
-    options: Options = Field(default_factory=Options)
+    options: AnalysisOptions = Field(default_factory=AnalysisOptions)
 
 
 class WaitQuery(BaseModel):
@@ -159,7 +172,7 @@ class Problem(BaseModel):
 
 
 class Result(BaseModel):
-    """The analysis result (CONTRACT.md section 2)."""
+    """The analysis result (docs/CONTRACT.md section 2)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -194,7 +207,7 @@ class Job(BaseModel):
 
 
 class PathPage(BaseModel):
-    """One page of a weight's path contributions (CONTRACT.md section 3)."""
+    """One page of a weight's path contributions (docs/CONTRACT.md section 3)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -245,7 +258,7 @@ class BatchRequest(_Closed):
     )
 
 
-class Batch(BaseModel):
+class BatchStatus(BaseModel):
     """A batch and its counts; ``pending = total - succeeded - failed``."""
 
     id: str
@@ -290,7 +303,6 @@ class BatchInterrupted(BaseModel):
 
 # --- exercises --------------------------------------------------------------------------
 
-RationalActivation = Literal["identity", "relu", "leaky_relu"]
 # How a weight is named: W, then a number without a leading zero (ASCII digits only).
 WEIGHT_NAME = "^W[1-9][0-9]*$"
 
@@ -308,7 +320,7 @@ class ExerciseRequest(_Closed):
             minItems=1, maxItems=_exercises.MAX_LAYERS - 1)] = Field(
         "identity", description="One name, or one per non-input layer (rational only)."
     )
-    loss: Literal["l1", "mse", "half_sse"] = "l1"
+    loss: RationalLoss = "l1"
     seed: StrictInt = Field(0, ge=0, le=_exercises.MAX_SEED,
                             description="The same seed always gives the same exercises.")
     ask: list[Annotated[StrictStr, _rules(pattern=WEIGHT_NAME)]] = Field(
@@ -371,7 +383,7 @@ class GradeRequest(_Closed):
     """The body of ``POST /v1/grade``."""
 
     network: NetworkSpec
-    options: Options = Field(default_factory=Options)
+    options: AnalysisOptions = Field(default_factory=AnalysisOptions)
     answers: dict[str, Any] = Field(
         description='Parameter name -> answer: a number or a string such as "-2.5" or "3/4". '
         "Unreadable answers are graded wrong, with feedback; answers to names that were not "

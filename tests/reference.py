@@ -1,4 +1,4 @@
-"""An independent, deliberately naive reference for pathgrad's numbers, from CONTRACT.md.
+"""An independent, deliberately naive reference for pathgrad's numbers, from docs/CONTRACT.md.
 
 Plain Python loops over plain lists, in ``float`` or ``fractions.Fraction``; no NumPy
 and nothing imported from the engine. Three things are computed here:
@@ -9,7 +9,7 @@ and nothing imported from the engine. Three things are computed here:
   ``itertools.product`` over the later layers' node indices, one product per path;
 - central finite differences of the reference loss.
 
-A kink uses the subgradient rule of CONTRACT.md section 1: ``min_norm`` (abs -> 0,
+A kink uses the subgradient rule of docs/CONTRACT.md section 1: ``min_norm`` (abs -> 0,
 relu -> 0, leaky_relu -> 0.01), ``left``, ``right``.
 """
 

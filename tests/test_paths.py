@@ -1,4 +1,4 @@
-"""Per-weight path contributions (CONTRACT.md section 3) and the chunked path enumeration."""
+"""Per-weight path contributions (docs/CONTRACT.md section 3) and the chunked path enumeration."""
 
 from __future__ import annotations
 

@@ -32,3 +32,16 @@ def test_quick_start_is_the_two_make_commands() -> None:
 def test_no_placeholder_left() -> None:
     assert not re.findall(r"\b[A-Z]{4,}_[A-Z_]{4,}\b(?!`)", README.replace("PATHGRAD_", "")
                           .replace("REDIS_URL", "").replace("MAX_", ""))
+
+
+def test_what_the_code_cites_is_in_the_repo() -> None:
+    root = Path(__file__).resolve().parent.parent
+    contract = (root / "docs" / "CONTRACT.md").read_text(encoding="utf-8")
+    sections = set(re.findall(r"^## (\d+)\.", contract, re.M))
+    cited = set()
+    for path in [*root.glob("pathgrad/**/*.py"), *root.glob("service/**/*.py"),
+                 *root.glob("worker/**/*.py")]:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"(?<!docs/)CONTRACT\.md", text), f"{path}: cites a missing file"
+        cited |= set(re.findall(r"docs/CONTRACT\.md sections? (\d+)", text))
+    assert cited and cited <= sections, cited - sections

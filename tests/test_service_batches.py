@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from service import create_app
 from service.batches import MIN_SHARE, chunk_size
-from service.models import Batch, BatchLine
+from service.models import BatchLine, BatchStatus
 from worker.engine import analyze
 
 NDJSON = "application/x-ndjson"
@@ -32,7 +32,7 @@ def _submit(client: FlaskClient, jobs: list[Any], *, ndjson: bool = False) -> di
     assert response.status_code == 202, response.get_json()
     batch = response.get_json()
     assert response.headers["Location"] == f"/v1/batches/{batch['id']}"
-    Batch.model_validate(batch)
+    BatchStatus.model_validate(batch)
     return dict(batch)
 
 

@@ -138,7 +138,7 @@ def test_limits_are_this_servers_settings(redis_url: str, queue: str) -> None:
     limit = next(p for p in paths["parameters"] if p["name"] == "limit")["schema"]
     assert (limit["minimum"], limit["maximum"]) == (1, 250)
     schemas = document["components"]["schemas"]
-    max_paths = schemas["Options"]["properties"]["max_paths"]
+    max_paths = schemas["AnalysisOptions"]["properties"]["max_paths"]
     assert (max_paths["maximum"], max_paths["default"]) == (5000, 5000)
     assert schemas["BatchRequest"]["properties"]["jobs"]["maxItems"] == 7
     client = app.test_client()
@@ -158,7 +158,7 @@ def test_the_network_schema_has_the_engines_limits(app: Flask) -> None:
     layers = schemas["NetworkSpec"]["properties"]["layers"]
     assert (layers["minItems"], layers["maxItems"]) == (2, MAX_DEPTH + 1)
     assert (layers["items"]["minimum"], layers["items"]["maximum"]) == (1, MAX_LAYER_SIZE)
-    options = schemas["Options"]["properties"]
+    options = schemas["AnalysisOptions"]["properties"]
     assert not [name for name, prop in options.items() if "null" in json.dumps(prop)]
     # What the schema refuses, the server refuses, naming the field.
     network = SEED_JOB["network"]

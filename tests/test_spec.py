@@ -144,7 +144,7 @@ def test_bad_spec_names_field_expected_and_given(
 def test_transposed_weights_message_is_the_contract_example() -> None:
     spec = seed()
     spec["weights"][1] = [[0.7, 1.0], [0.8, 1.1], [0.9, 1.2]]
-    # CONTRACT.md section 4's example message, verbatim.
+    # docs/CONTRACT.md section 4's example message, verbatim.
     with pytest.raises(SpecError, match=r"^weights\[1\]: expected shape \(2, 3\), got \(3, 2\)$"):
         analyze(spec)
 

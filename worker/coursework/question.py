@@ -1,6 +1,6 @@
 """The question of an exercise, in Markdown, modelled on the seed question.
 
-Names follow CONTRACT.md section 1: inputs ``X1..``, hidden neurons ``H1, H2, ...``
+Names follow docs/CONTRACT.md section 1: inputs ``X1..``, hidden neurons ``H1, H2, ...``
 across all hidden layers, the output ``Out`` (or ``Out1..``), target ``Y`` (or
 ``Y1..``), and weights ``W1, W2, ...`` row by row, layer after layer, so that
 ``H1 = X1·W1 + X2·W2``. Equations are written as the seed writes them:
@@ -28,7 +28,7 @@ def question(spec: dict[str, Any], ask: Sequence[str], seed: int) -> str:
     Parameters
     ----------
     spec : dict
-        The network (CONTRACT.md section 1), numbers as ints or halves.
+        The network (docs/CONTRACT.md section 1), numbers as ints or halves.
     ask : sequence of str
         The weights asked, e.g. ``["W1", "W7"]``.
     seed : int
