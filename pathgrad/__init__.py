@@ -20,12 +20,12 @@ The names are imported on first use, so ``import pathgrad`` is quick and
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from . import examples
-
 if TYPE_CHECKING:
+    from . import examples
+
+    __version__: str
     from worker.coursework.exercises import ExerciseError, exercise, exercises
     from worker.coursework.grading import AnswerKey, GradingError, grade
     from worker.engine import (
@@ -42,11 +42,6 @@ if TYPE_CHECKING:
         formula,
         path_contributions,
     )
-
-try:
-    __version__ = version("pathgrad")
-except PackageNotFoundError:  # a checkout that was never installed
-    __version__ = "0+unknown"
 
 #: Every public name and the module that defines it.
 _PUBLIC: dict[str, str] = {
@@ -68,11 +63,26 @@ __all__ = [  # noqa: F822 (each name is defined on first use, by __getattr__)
 
 def __getattr__(name: str) -> Any:
     """Import a public name from the module that defines it, on first use."""
-    if name not in _PUBLIC:
+    if name == "__version__":
+        value: Any = _version()
+    elif name == "examples":
+        value = importlib.import_module(f"{__name__}.examples")
+    elif name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_PUBLIC[name]), name)
     globals()[name] = value  # the next lookup is a plain attribute
     return value
+
+
+def _version() -> str:
+    """The installed package's version (importlib.metadata is slow to import: on first use)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pathgrad")
+    except PackageNotFoundError:  # a checkout that was never installed
+        return "0+unknown"
 
 
 def __dir__() -> list[str]:

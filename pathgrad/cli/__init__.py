@@ -38,12 +38,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _Version(argparse.Action):
+    """``--version``, read from the package's metadata only when asked for (it is slow)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        import pathgrad
+
+        print(f"pathgrad {pathgrad.__version__}")
+        parser.exit(0)
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Return the argument parser of every subcommand (of the command ``only`` alone)."""
-    from .. import __version__
-
     parser = _Parser(prog="pathgrad", description=_DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"pathgrad {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print pathgrad's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     modules = [COMMANDS[only]] if only in COMMANDS else COMMANDS.values()
     for module in dict.fromkeys(modules):

@@ -11,21 +11,25 @@ the same as a job body for ``POST /v1/jobs``.
 from __future__ import annotations
 
 import json
-from importlib import resources
+import os
 from typing import Any
 
 __all__ = ["load", "names", "path"]
 
+# The package's own folder: the examples are package data beside this file (os.path,
+# not importlib.resources, which the command line would pay for at every start).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
 
 def names() -> list[str]:
     """The examples shipped, by name."""
-    return sorted(entry.name.removesuffix(".json") for entry in resources.files(__name__)
-                  .iterdir() if entry.name.endswith(".json"))
+    return sorted(name.removesuffix(".json") for name in os.listdir(_HERE)
+                  if name.endswith(".json"))
 
 
 def path(name: str) -> str:
     """The file of example ``name`` (to open it, or pass it to a command)."""
-    return str(resources.files(__name__) / f"{name}.json")
+    return os.path.join(_HERE, f"{name}.json")
 
 
 def load(name: str) -> Any:
@@ -38,4 +42,5 @@ def load(name: str) -> Any:
     """
     if name not in names():
         raise KeyError(f"no example {name!r}; expected one of {', '.join(names())}")
-    return json.loads((resources.files(__name__) / f"{name}.json").read_text(encoding="utf-8"))
+    with open(path(name), encoding="utf-8") as file:
+        return json.load(file)
