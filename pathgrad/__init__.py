@@ -40,12 +40,15 @@ if TYPE_CHECKING:
         analyze,
         analyze_many,
         formula,
+        node_flow,
         path_contributions,
+        top_paths,
     )
 
 #: Every public name and the module that defines it.
 _PUBLIC: dict[str, str] = {
-    **dict.fromkeys(("analyze", "analyze_many", "path_contributions", "formula",
+    **dict.fromkeys(("analyze", "analyze_many", "path_contributions", "top_paths", "node_flow",
+                     "formula",
                      "PathgradError", "InvalidInputError", "SpecError", "OptionError",
                      "ExactArithmeticError", "PathLimitError", "UnknownWeightError",
                      "AgreementError"), "worker.engine"),
@@ -57,7 +60,7 @@ __all__ = [  # noqa: F822 (each name is defined on first use, by __getattr__)
     "AgreementError", "AnswerKey", "ExactArithmeticError", "ExerciseError", "GradingError",
     "InvalidInputError", "OptionError", "PathLimitError", "PathgradError", "SpecError",
     "UnknownWeightError", "__version__", "analyze", "analyze_many", "examples", "exercise",
-    "exercises", "formula", "grade", "path_contributions",
+    "exercises", "formula", "grade", "node_flow", "path_contributions", "top_paths",
 ]
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "forward",
     "loss_of",
     "names",
+    "network_paths_of",
     "path_gradients",
     "paths_of",
     "to_number",
@@ -234,3 +235,20 @@ def finite_difference(spec: dict[str, Any], name: str, step: float = 1e-6) -> fl
             moved["biases"][l - 1][i] = float(moved["biases"][l - 1][i]) + sign * step
         losses.append(forward(moved).loss)
     return (losses[0] - losses[1]) / (2 * step)
+
+
+def network_paths_of(f: RefForward, keep: dict[int, int]) -> list[RefPath]:
+    """Every input-to-output path (layer l's neuron ``keep[l]`` where given), in index order.
+
+    A path's contribution is x_i * (each later neuron's derivative and weight in) *
+    dLoss/dOut at its end; ``indices`` holds one neuron per layer, inputs first.
+    """
+    choices = [[keep[l]] if l in keep else range(n) for l, n in enumerate(f.layers)]
+    result = []
+    for path in itertools.product(*choices):
+        product = f.values[0][path[0]]
+        for m in range(1, len(path)):
+            product = product * f.weights[m - 1][path[m]][path[m - 1]]
+            product = product * f.derivatives[m][path[m]]  # type: ignore[index]
+        result.append(RefPath(tuple(path), product * f.loss_gradient[path[-1]]))
+    return result

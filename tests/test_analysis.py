@@ -484,14 +484,16 @@ def test_exact_values_beyond_float64_are_null_beside_their_exact_strings() -> No
         Fraction(w1["gradient_exact"])
 
 
-def test_exact_path_pages_keep_to_the_exact_limit() -> None:
+def test_exact_path_pages_need_no_enumeration_limit() -> None:
     from worker.engine.analysis import EXACT_MAX_PATHS
 
     spec = {"layers": [1, 1, 1001, 1001, 1], "activation": "identity", "loss": "l1",
             "weights": [[[1]], [[1]] * 1001, [[1] * 1001] * 1001, [[1] * 1001]],
             "input": [1], "target": [0]}
-    with pytest.raises(PathLimitError) as caught:
-        path_contributions(spec, "W1", arithmetic="exact", limit=1)
-    assert caught.value.paths == 1001 * 1001 > EXACT_MAX_PATHS
+    with pytest.raises(PathLimitError) as caught:  # enumerating them: over the limit
+        analyze(spec, arithmetic="exact")
     assert caught.value.limit == EXACT_MAX_PATHS
-    assert str(EXACT_MAX_PATHS) in str(caught.value)
+    page = path_contributions(spec, "W1", arithmetic="exact", limit=1)  # a page: no limit
+    assert page["total_paths"] == 1001 * 1001 > EXACT_MAX_PATHS
+    assert page["paths"][0]["contribution_exact"] == "1"
+    assert page["gradient_exact"] == page["abs_sum_exact"] == str(1001 * 1001)

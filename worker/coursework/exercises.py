@@ -460,7 +460,7 @@ def _answers(spec: dict[str, Any], net: Network, ask: Sequence[str]) -> dict[str
     names = Names.of(net.layers)
     answers = {}
     for weight in ask:
-        page = contributions(net, options, weight, order="index")
+        page = contributions(net, weight, order="index")
         value = Fraction(gradients[names.weight_index(weight)])
         answers[weight] = {
             "value": str(value),

@@ -17,6 +17,8 @@ from typing import Any, cast
 
 from .batch import parse_batches
 from .contributions import ORDERS, contributions
+from .contributions import node_flow as flow
+from .contributions import top_paths as network_paths
 from .errors import (
     AgreementError,
     ExactArithmeticError,
@@ -31,7 +33,7 @@ from .formula import formula
 from .names import Names
 from .options import Options, parse_options
 from .pipeline import analyze_batches
-from .shapes import AnalysisResult, Formula, PathPage
+from .shapes import AnalysisResult, Formula, NetworkPathPage, NodeFlow, PathPage
 from .spec import Network, parse_spec
 
 __all__ = [
@@ -40,6 +42,8 @@ __all__ = [
     "AgreementError",
     "AnalysisResult",
     "Formula",
+    "NetworkPathPage",
+    "NodeFlow",
     "PathPage",
     "ExactArithmeticError",
     "InvalidInputError",
@@ -54,9 +58,11 @@ __all__ = [
     "analyze",
     "analyze_many",
     "formula",
+    "node_flow",
     "parse_options",
     "parse_spec",
     "path_contributions",
+    "top_paths",
 ]
 
 # Part of every cache key: bump it whenever a result for the same input may change.
@@ -113,13 +119,46 @@ def path_contributions(
     cursor: str | None = None,
     **options: Any,
 ) -> PathPage:
-    """Return one page of a weight's path contributions (docs/CONTRACT.md section 3).
+    """Return one page of a weight's (or a bias's) paths (docs/CONTRACT.md sections 3, 8).
 
-    ``limit=None`` returns every path, in pages of at most 100,000; pass the
-    page's ``next_cursor`` as ``cursor`` for the next one.
+    Exact for a network of any size: the best pages are found without listing the
+    paths, an ``index`` page from its position. ``limit=None`` gives pages of
+    100,000; pass the page's ``next_cursor`` as ``cursor`` for the next one. The page
+    says how much the paths not yet listed can still add: ``|gradient -
+    listed_sum| <= abs_sum - listed_abs_sum``.
     """
     parsed = parse_options(options)
     net = parse_spec(spec, exact=parsed.exact)
-    return cast(PathPage, contributions(net, parsed, weight, order=order, limit=limit,
-                                        cursor=cursor))
+    return cast(PathPage, contributions(net, weight, order=order, limit=limit, cursor=cursor,
+                                        subgradient=parsed.subgradient))
 
+
+def top_paths(
+    spec: dict[str, Any],
+    *,
+    through: str | None = None,
+    output: str | None = None,
+    order: str = "abs_desc",
+    limit: int | None = 10,
+    cursor: str | None = None,
+    **options: Any,
+) -> NetworkPathPage:
+    """Return one page of the network's input-to-output paths (docs/CONTRACT.md section 8).
+
+    ``through`` keeps the paths through a neuron (``"H4"``) or a weight (``"W7"``),
+    ``output`` those ending at one output. Every path's contribution is X_i * (sigma'
+    of every neuron on it) * (its weights) * dLoss/dOut_k: they add up to
+    sum_i X_i * dLoss/dX_i.
+    """
+    parsed = parse_options(options)
+    net = parse_spec(spec, exact=parsed.exact)
+    return cast(NetworkPathPage, network_paths(net, through=through, output=output,
+                                               order=order, limit=limit, cursor=cursor,
+                                               subgradient=parsed.subgradient))
+
+
+def node_flow(spec: dict[str, Any], node: str, **options: Any) -> NodeFlow:
+    """Return a neuron's value, delta and the flow of the paths through it (section 8)."""
+    parsed = parse_options(options)
+    net = parse_spec(spec, exact=parsed.exact)
+    return cast(NodeFlow, flow(net, node, subgradient=parsed.subgradient))

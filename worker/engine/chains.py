@@ -35,8 +35,6 @@ __all__ = ["Chain", "best"]
 
 Array = npt.NDArray[Any]
 
-# Paths popped past the k-th at the most, for those float rounding put out of order.
-_MISORDERED = 1000
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,6 +161,11 @@ def best(chain: Chain, count: int, *, largest: bool = True) -> list[tuple[int, .
     the paths that differ from it at one later position by the next rank: each path
     is pushed once, after every path better than it. About ``count`` times the depth
     squared steps, after a sort of every neuron's choices.
+
+    The first ``count`` paths are the first ``count`` of any longer list: pages cut
+    from them never overlap. In exact arithmetic the order is exact; in float64 a
+    path may come one place early or late against one whose |contribution| differs
+    from its own only by the rounding (or underflow) of the products.
     """
     magnitude = chain.magnitudes()
     steps, end = magnitude.steps, magnitude.end
@@ -201,15 +204,10 @@ def best(chain: Chain, count: int, *, largest: bool = True) -> list[tuple[int, .
 
     first = complete([int(orders[0][0])], magnitude.start[orders[0][0]])
     heap = [(key(first), 0, 0)]  # ((order key, path), position of its last change, its rank)
-    found: list[tuple[Any, tuple[int, ...]]] = []
-    while heap and len(found) < count + _MISORDERED:
-        item, changed, rank = heapq.heappop(heap)
-        # A path comes after every path better than it, but for float rounding (a
-        # product rounded up by an ulp): one that still beats the k-th is taken too.
-        if len(found) >= count and item >= sorted(found)[count - 1]:
-            break
-        found.append(item)
-        path = item[1]
+    found: list[tuple[int, ...]] = []
+    while heap and len(found) < count:
+        (_, path), changed, rank = heapq.heappop(heap)
+        found.append(path)
         prefixes = _prefixes(factors, path)
         for position in range(changed, depth + 1):
             next_rank = rank + 1 if position == changed else 1
@@ -221,8 +219,7 @@ def best(chain: Chain, count: int, *, largest: bool = True) -> list[tuple[int, .
                     else before * factors[position][path[position - 1], neuron]
                 successor = complete([*path[:position], neuron], entered)
                 heapq.heappush(heap, (key(successor), position, next_rank))
-    found.sort()
-    return [path for _, path in found[:count]]
+    return found
 
 
 def _prefixes(factors: list[Array], path: Sequence[int]) -> list[Any]:

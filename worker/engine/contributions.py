@@ -1,115 +1,305 @@
-"""Per-weight path contributions (docs/CONTRACT.md section 3): ordered, paged, exact when asked.
+"""Path pages (docs/CONTRACT.md sections 3 and 8): a parameter's paths, the network's, a flow.
 
-A path of weight W (edge u -> v) runs u -> v -> ... -> an output; its contribution
-is ``a_u * T_l[v, ...]`` (see :mod:`worker.engine.paths`). The contributions of
-all of W's paths sum to dLoss/dW.
+A page is found without enumerating: the paths are a :class:`~worker.engine.chains.Chain`
+(a weight's or a bias's from its neuron to the outputs; the network's from the inputs,
+through a neuron or a weight, to all outputs or one). ``abs_desc`` and ``abs_asc`` pages
+are the exact best by |contribution|, ties by index order; an ``index`` page is computed
+from its position. Every page carries the certified remainder: ``abs_sum`` (the sum of
+|contribution| over all the paths: backprop on absolute values) and ``listed_sum``,
+``listed_abs_sum`` (over every path listed so far in this order), so that
+``|total - listed_sum| <= abs_sum - listed_abs_sum``.
 
-Top-k by |contribution| streams over the blocks of :class:`SuffixPaths`, keeping
-only the best candidates of each block (``np.partition``), so a weight with
-millions of paths is never sorted whole.
+The enumeration of :mod:`worker.engine.paths` stays the independent check of backprop;
+the tests hold these pages to it wherever it can run.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import heapq
 import json
-from collections.abc import Iterator
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .analysis import enumeration_limit
 from .backprop import deltas
 from .batch import stack
-from .errors import OptionError, PathLimitError
+from .chains import Chain, best
+from .errors import OptionError
 from .exact import as_float
-from .forward import forward
+from .forward import Forward, forward
 from .names import Names
-from .options import Options
-from .paths import SuffixPaths, paths_per_node
 from .spec import Network
 
-__all__ = ["MAX_PAGE", "ORDERS", "contributions"]
+__all__ = ["MAX_PAGE", "MAX_PAGE_WORK", "ORDERS", "contributions", "node_flow", "top_paths"]
 
 Array = npt.NDArray[Any]
 
 ORDERS = ("abs_desc", "abs_asc", "index")
 MAX_PAGE = 100_000
+# A best-first page costs about (paths up to its end) * (depth + 1)^2 steps, in Python.
+MAX_PAGE_WORK = 5 * 10**7
 
 
 def contributions(
-    net: Network,
-    options: Options,
-    weight: str,
-    *,
-    order: str = "abs_desc",
-    limit: int | None = None,
-    cursor: str | None = None,
+    net: Network, weight: str, *, order: str = "abs_desc", limit: int | None = None,
+    cursor: str | None = None, subgradient: str = "min_norm",
 ) -> dict[str, Any]:
-    """Return one page of the path contributions of a weight.
+    """Return one page of the paths of a weight or a bias, and what the rest can add.
 
     Parameters
     ----------
     net : Network
-    options : Options
     weight : str
-        A weight name, ``W1`` ... .
+        ``W1`` ... (its paths start at its source neuron), or a bias ``b_H4`` (they
+        start at its neuron).
     order : {"abs_desc", "abs_asc", "index"}
-        By |contribution| (ties by index), or lexicographic by node indices.
+        By |contribution|, largest or smallest first (ties by index), or by index
+        (lexicographic by the neurons after the first).
     limit : int, optional
-        Paths per page, at most :data:`MAX_PAGE`; None means every path (pages of
-        :data:`MAX_PAGE` beyond that).
+        Paths per page, 1 ... :data:`MAX_PAGE` (None: :data:`MAX_PAGE`).
     cursor : str, optional
         ``next_cursor`` of the previous page.
+    subgradient : str
+        The derivative taken on a kink.
 
     Returns
     -------
     dict
-        ``weight``, ``gradient``, ``total_paths``, ``order``, ``paths`` (each with
-        ``rank``, ``nodes``, ``weights``, ``contribution``) and ``next_cursor``.
+        ``weight``, ``gradient`` (dLoss/dW by backprop), ``total_paths``, ``order``,
+        ``abs_sum``, ``listed_sum``, ``listed_abs_sum``, ``paths`` (``rank``, ``nodes``,
+        ``weights``, ``contribution``) and ``next_cursor``; ``*_exact`` strings too in
+        exact arithmetic.
 
     Raises
     ------
-    UnknownWeightError, OptionError, PathLimitError
+    UnknownWeightError, OptionError
+
+    Examples
+    --------
+    >>> from worker.engine.spec import parse_spec
+    >>> seed = {"layers": [2, 3, 2, 1], "activation": "identity", "loss": "l1",
+    ...         "weights": [[[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]],
+    ...                     [[0.7, 0.8, 0.9], [1.0, 1.1, 1.2]], [[1.3, 1.4]]],
+    ...         "input": [1.0, 2.0], "target": [1.0]}
+    >>> page = contributions(parse_spec(seed), "W1", limit=1)
+    >>> page["paths"][0]["nodes"], round(page["abs_sum"] - page["listed_abs_sum"], 12)
+    (['X1', 'H1', 'H5', 'Out'], 0.91)
     """
     names = Names.of(net.layers)
-    l, i, j = names.locate(weight)
+    l, i, j = names.locate_parameter(weight)
     _check_order(order)
     size = _check_limit(limit)
-    total = paths_per_node(net.layers, l)
-    offset = _decode_cursor(cursor, weight, order, total)
-    _check_path_limit(weight, total, options)
     batch = stack([net])
-    passed = forward(batch, options.subgradient)
-    suffix = SuffixPaths(batch.weights, passed.derivatives, passed.loss_gradient)
-    source = passed.values[l - 1][0, j]
-    blocks = ((start, source * block.ravel()) for start, block in suffix.rows(l, 0, node=i))
-    wanted = min(size, total - offset)
-    if order == "index":
-        index, values = _index_range(blocks, offset, wanted)
-    elif net.exact:
-        index, values = _exact_ranked(blocks, offset, wanted, descending=order == "abs_desc")
+    passed = forward(batch, subgradient)
+    chain = _parameter_chain(net, passed, l, i, j)
+    offset = _decode_cursor(cursor, weight, order, chain.count)
+    head = ([names.nodes[l - 1][j]], [names.weights[l - 1][i][j]]) if j is not None else ([], [])
+    delta = deltas(batch.weights, passed.derivatives, passed.loss_gradient)
+    gradient = delta[l][0, i] * (passed.values[l - 1][0, j] if j is not None else 1)
+    page = {"weight": weight, "gradient": gradient}
+    return _page(page, net, names, chain, order, offset, size, head, weight)
+
+
+def top_paths(
+    net: Network, *, through: str | None = None, output: str | None = None,
+    order: str = "abs_desc", limit: int | None = 10, cursor: str | None = None,
+    subgradient: str = "min_norm",
+) -> dict[str, Any]:
+    """Return one page of the network's input-to-output paths, through a neuron or a weight.
+
+    A path runs from an input X_i to an output; its contribution is
+    X_i * (sigma' of every neuron on it) * (its weights) * dLoss/dOut_k, so all of them
+    add up to sum_i X_i * dLoss/dX_i.
+
+    Parameters
+    ----------
+    net : Network
+    through : str, optional
+        Keep the paths through this neuron (``H4``) or this weight (``W7``).
+    output : str, optional
+        Keep the paths ending at this output (``Out2``).
+    order, limit, cursor, subgradient
+        As for :func:`contributions`.
+
+    Returns
+    -------
+    dict
+        ``through``, ``output``, ``total_paths``, ``order``, ``abs_sum``,
+        ``listed_sum``, ``listed_abs_sum``, ``paths`` and ``next_cursor``.
+
+    Raises
+    ------
+    UnknownWeightError, OptionError
+    """
+    names = Names.of(net.layers)
+    keep = _restriction(names, through, output)
+    _check_order(order)
+    size = _check_limit(limit)
+    chain = _network_chain(net, forward(stack([net]), subgradient), keep)
+    query = json.dumps([through, output])
+    offset = _decode_cursor(cursor, query, order, chain.count)
+    page = {"through": through, "output": output}
+    return _page(page, net, names, chain, order, offset, size, ([], []), query)
+
+
+def node_flow(net: Network, node: str, *, subgradient: str = "min_norm") -> dict[str, Any]:
+    """Return a neuron's value, delta, and the flow of the network's paths through it.
+
+    Returns
+    -------
+    dict
+        ``node``, ``value`` (its activation; an input's value), ``delta`` (dLoss/dz;
+        for an input dLoss/dX), ``flow`` (the sum of the contributions of the paths
+        through it), ``abs_flow`` (of their absolute values), ``paths_through``.
+
+    Raises
+    ------
+    UnknownWeightError
+        If no neuron has that name.
+    """
+    names = Names.of(net.layers)
+    l, i = names.locate_node(node)
+    batch = stack([net])
+    passed = forward(batch, subgradient)
+    chain = _network_chain(net, passed, {l: i})
+    delta = deltas(batch.weights, passed.derivatives, passed.loss_gradient)
+    if l == 0:
+        gradient = (delta[1][0] @ net.weights[0])[i]  # dLoss/dX
     else:
-        index, values = _top(blocks, offset + wanted, descending=order == "abs_desc")
-        index, values = index[offset:], values[offset:]
-    # dLoss/dW by the delta recursion: the reference the page's contributions add up to.
-    gradient = deltas(batch.weights, passed.derivatives, passed.loss_gradient)[l][0, i] * source
-    page = {
-        "weight": weight,
-        "gradient": as_float(gradient),
-        "total_paths": total,
-        "order": order,
-        "paths": _records(names, net, l, i, j, index, values, offset),
-        "next_cursor": _encode_cursor(weight, order, offset + len(index))
-        if offset + len(index) < total else None,
-    }
-    if net.exact:
-        page["gradient_exact"] = str(Fraction(gradient))
+        gradient = delta[l][0, i]
+    record: dict[str, Any] = {"node": node, "value": passed.values[l][0, i], "delta": gradient,
+                              "flow": chain.total(), "abs_flow": chain.magnitudes().total(),
+                              "paths_through": chain.count}
+    return _numbers(record, ("value", "delta", "flow", "abs_flow"), net.exact)
+
+
+# --- chains -----------------------------------------------------------------------------
+
+
+def _parameter_chain(net: Network, passed: Forward, l: int, i: int, j: int | None) -> Chain:
+    """The paths of weight (l, i, j), or of the bias of neuron (l, i) when j is None."""
+    source = passed.values[l - 1][0, j] if j is not None else _one(net.exact)
+    start = np.array([source * passed.derivatives[l][0, i]], dtype=_dtype(net))  # type: ignore[index]
+    steps = [_step(net, passed, m) for m in range(l + 1, net.depth + 1)]
+    if steps:
+        steps[0] = steps[0][[i]]
+    neurons = (np.array([i]), *(np.arange(n) for n in net.layers[l + 1:]))
+    end = passed.loss_gradient[0] if steps else passed.loss_gradient[0][[i]]
+    return Chain(start, steps, end, neurons, tuple(range(l, net.depth + 1)), net.exact)
+
+
+def _network_chain(net: Network, passed: Forward, keep: dict[int, int]) -> Chain:
+    """The input-to-output paths, through neuron ``keep[l]`` at the layers ``keep`` names."""
+    neurons = tuple(np.array([keep[l]]) if l in keep else np.arange(n)
+                    for l, n in enumerate(net.layers))
+    steps = [_step(net, passed, m)[np.ix_(neurons[m - 1], neurons[m])]
+             for m in range(1, net.depth + 1)]
+    start = passed.values[0][0][neurons[0]]
+    end = passed.loss_gradient[0][neurons[-1]]
+    return Chain(start, steps, end, neurons, tuple(range(net.depth + 1)), net.exact)
+
+
+def _step(net: Network, passed: Forward, m: int) -> Array:
+    """The factor of going from neuron i of layer m-1 to i' of m: W_m[i', i] * sigma'_m(i')."""
+    derivative = passed.derivatives[m]
+    assert derivative is not None  # set for every layer m >= 1 by the forward pass
+    step: Array = net.weights[m - 1].T * derivative[0][None, :]
+    return step
+
+
+def _restriction(names: Names, through: str | None, output: str | None) -> dict[int, int]:
+    """The layers kept to one neuron by ``through`` (a neuron or a weight) and ``output``."""
+    keep: dict[int, int] = {}
+    if through is not None:
+        if isinstance(through, str) and through.startswith("W"):
+            l, i, j = names.locate(through)
+            keep = {l - 1: j, l: i}
+        else:
+            keep = dict([names.locate_node(through)])
+    if output is not None:
+        l, k = names.locate_node(output)
+        if l != len(names.layers) - 1:
+            raise OptionError("output", f"expected an output ({', '.join(names.nodes[-1])}), "
+                              f"got {output!r}")
+        if keep.get(l, k) != k:
+            raise OptionError("output", f"{output} is not the output {through} leads to alone")
+        keep[l] = k
+    return keep
+
+
+# --- pages ------------------------------------------------------------------------------
+
+
+def _page(
+    page: dict[str, Any], net: Network, names: Names, chain: Chain, order: str, offset: int,
+    size: int, head: tuple[list[str], list[str]], query: str,
+) -> dict[str, Any]:
+    magnitude = chain.magnitudes()
+    stop = min(offset + size, chain.count)
+    if order == "index":
+        positions, values = chain.page(offset, stop - offset)
+        listed = (chain.first_sum(stop), magnitude.first_sum(stop))
+    else:
+        _check_work(stop, len(chain.steps))
+        ranked = best(chain, stop, largest=order == "abs_desc")
+        every = [chain.value(path) for path in ranked]
+        positions, values = ranked[offset:], every[offset:]
+        listed = (sum(every, start=_zero(net.exact)),
+                  sum((abs(v) for v in every), start=_zero(net.exact)))
+    page |= {"total_paths": chain.count, "order": order, "abs_sum": magnitude.total(),
+             "listed_sum": listed[0], "listed_abs_sum": listed[1]}
+    numbers = [key for key in ("gradient", "abs_sum", "listed_sum", "listed_abs_sum")
+               if key in page]
+    _numbers(page, numbers, net.exact)
+    page["paths"] = [_record(names, chain, head, offset + rank + 1, path, value, net.exact)
+                     for rank, (path, value) in enumerate(zip(positions, values, strict=True))]
+    page["next_cursor"] = _encode_cursor(query, order, stop) if stop < chain.count else None
     return page
+
+
+def _record(
+    names: Names, chain: Chain, head: tuple[list[str], list[str]], rank: int,
+    path: Sequence[int], value: Any, exact: bool,
+) -> dict[str, Any]:
+    neurons = [int(chain.neurons[t][p]) for t, p in enumerate(path)]
+    layers = chain.layers
+    nodes = head[0] + [names.nodes[layers[t]][n] for t, n in enumerate(neurons)]
+    weights = head[1] + [names.weights[layers[t] - 1][neurons[t]][neurons[t - 1]]
+                         for t in range(1, len(neurons))]
+    record: dict[str, Any] = {"rank": rank, "nodes": nodes, "weights": weights,
+                              "contribution": as_float(value)}
+    if exact:
+        record["contribution_exact"] = str(Fraction(value))
+    return record
+
+
+def _numbers(record: dict[str, Any], keys: Sequence[str], exact: bool) -> dict[str, Any]:
+    """Turn ``keys`` into floats (None beyond float64), with ``*_exact`` strings when exact."""
+    for key in keys:
+        value = record[key]
+        record[key] = as_float(value)
+        if exact:
+            record[f"{key}_exact"] = str(Fraction(value))
+    return record
+
+
+def _one(exact: bool) -> Any:
+    return Fraction(1) if exact else 1.0
+
+
+def _zero(exact: bool) -> Any:
+    return Fraction(0) if exact else 0.0
+
+
+def _dtype(net: Network) -> Any:
+    return object if net.exact else np.float64
+
+
+# --- checks and cursors -----------------------------------------------------------------
 
 
 def _check_order(order: str) -> None:
@@ -125,122 +315,32 @@ def _check_limit(limit: int | None) -> int:
     return limit
 
 
-def _check_path_limit(weight: str, total: int, options: Options) -> None:
-    limit, which = enumeration_limit(options)
-    if total > limit:
-        shown = f"max_paths={limit}" if which == "max_paths" else f"{which} ({limit})"
-        raise PathLimitError("weight", f"{weight} has {total} paths, over the limit {shown}",
-                             paths=total, limit=limit)
+def _check_work(stop: int, depth: int) -> None:
+    work = stop * (depth + 1) ** 2
+    if work > MAX_PAGE_WORK:
+        raise OptionError(
+            "cursor", f"a page that ends at rank {stop} of paths {depth + 1} neurons long "
+            f"takes about {work:.3g} steps, over the limit of {MAX_PAGE_WORK:.3g}; ask "
+            "for fewer paths, or order index (any position, at no such cost)")
 
 
-def _encode_cursor(weight: str, order: str, offset: int) -> str:
-    raw = json.dumps({"w": weight, "o": order, "k": offset}, separators=(",", ":"))
+def _encode_cursor(query: str, order: str, offset: int) -> str:
+    raw = json.dumps({"q": query, "o": order, "k": offset}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str | None, weight: str, order: str, total: int) -> int:
+def _decode_cursor(cursor: str | None, query: str, order: str, total: int) -> int:
     if cursor is None:
         return 0
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         state = json.loads(base64.urlsafe_b64decode(padded.encode()))
         offset = state["k"]
-        valid = state["w"] == weight and state["o"] == order and type(offset) is int
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError):
+        valid = state["q"] == query and state["o"] == order and type(offset) is int
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError, RecursionError):
         valid, offset = False, 0
     if not valid or not 0 <= offset < total:
         raise OptionError(
-            "cursor",
-            f"expected the next_cursor of an earlier page of {weight} in order {order}",
-        )
+            "cursor", f"expected the next_cursor of an earlier page of these paths in order "
+            f"{order}")
     return int(offset)
-
-
-def _index_range(
-    blocks: Iterator[tuple[int, Array]], offset: int, wanted: int
-) -> tuple[Array, Array]:
-    """Paths offset ... offset+wanted-1 in lexicographic order; stops once past them."""
-    index_parts, value_parts = [], []
-    stop = offset + wanted
-    for start, values in blocks:
-        if start >= stop:
-            break
-        low, high = max(offset, start), min(stop, start + len(values))
-        if low < high:
-            index_parts.append(np.arange(low, high))
-            value_parts.append(values[low - start : high - start])
-    if not index_parts:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    return np.concatenate(index_parts), np.concatenate(value_parts)
-
-
-def _top(
-    blocks: Iterator[tuple[int, Array]], count: int, *, descending: bool
-) -> tuple[Array, Array]:
-    """The ``count`` best paths by |contribution|, ties by index, ranked; never a full sort."""
-    best_index = np.empty(0, dtype=np.int64)
-    best_values = np.empty(0)
-    for start, values in blocks:
-        keep = _candidates(np.abs(values), count, descending=descending)
-        best_index = np.concatenate([best_index, start + keep])
-        best_values = np.concatenate([best_values, values[keep]])
-        rank = _rank(best_index, best_values, descending=descending)[:count]
-        best_index, best_values = best_index[rank], best_values[rank]
-    return best_index, best_values
-
-
-def _candidates(keys: Array, count: int, *, descending: bool) -> Array:
-    """Positions of the ``count`` best keys of one block (ties: lowest positions)."""
-    if len(keys) <= count:
-        return np.arange(len(keys))
-    signed = -keys if descending else keys
-    threshold = np.partition(signed, count - 1)[count - 1]
-    better = np.flatnonzero(signed < threshold)
-    tied = np.flatnonzero(signed == threshold)[: count - len(better)]
-    return np.sort(np.concatenate([better, tied]))
-
-
-def _rank(index: Array, values: Array, *, descending: bool) -> Array:
-    keys = np.abs(values)
-    return np.lexsort((index, -keys if descending else keys))
-
-
-def _exact_ranked(
-    blocks: Iterator[tuple[int, Array]], offset: int, wanted: int, *, descending: bool
-) -> tuple[Array, Array]:
-    """Rank exact (Fraction) contributions, keeping only the best ``offset + wanted`` in a heap.
-
-    The paths stream through ``heapq.nsmallest``: never all held, never all sorted.
-    """
-    sign = -1 if descending else 1
-    pairs = ((start + k, v) for start, values in blocks for k, v in enumerate(values.tolist()))
-    best = heapq.nsmallest(offset + wanted, pairs,
-                           key=lambda pair: (sign * abs(pair[1]), pair[0]))
-    chosen = best[offset:]
-    values = np.empty(len(chosen), dtype=object)
-    values[:] = [v for _, v in chosen]
-    return np.array([k for k, _ in chosen], dtype=np.int64), values
-
-
-def _records(
-    names: Names, net: Network, l: int, i: int, j: int, index: Array, values: Array,
-    offset: int,
-) -> list[dict[str, Any]]:
-    later = net.layers[l + 1 :]
-    digits = np.unravel_index(index, later) if later else ()
-    steps = [d.tolist() for d in digits]
-    head_nodes = [names.nodes[l - 1][j], names.nodes[l][i]]
-    records = []
-    for rank, value in enumerate(values.tolist()):
-        nodes, edge_names, prev = list(head_nodes), [names.weights[l - 1][i][j]], i
-        for m, step in enumerate(steps, start=l + 1):
-            node = step[rank]
-            nodes.append(names.nodes[m][node])
-            edge_names.append(names.weights[m - 1][node][prev])
-            prev = node
-        record: dict[str, Any] = {"rank": offset + rank + 1, "nodes": nodes,
-                                  "weights": edge_names, "contribution": as_float(value)}
-        if net.exact:
-            record["contribution_exact"] = str(Fraction(value))
-        records.append(record)
-    return records

@@ -58,6 +58,7 @@ class Names:
             count += src * dst
         self.weight_count = count
         self.biases = [[f"b_{name}" for name in layer] for layer in nodes[1:]]
+        self._node_index: dict[str, tuple[int, int]] | None = None
 
     @staticmethod
     @lru_cache(maxsize=256)
@@ -86,6 +87,46 @@ class Names:
                 row, col = divmod(index - offset, src)
                 return l, row, col
         raise AssertionError("unreachable: weight offsets start at 0")
+
+    def locate_node(self, name: str) -> tuple[int, int]:
+        """Return ``(l, i)`` of a neuron's name (``X2``, ``H4``, ``Out``): its layer and row.
+
+        Raises
+        ------
+        UnknownWeightError
+            If no neuron of this network has that name.
+        """
+        found = self._nodes().get(name) if isinstance(name, str) else None
+        if found is None:
+            raise UnknownWeightError("node", f"expected a neuron name such as "
+                                     f"{self.nodes[0][0]}, {self.nodes[-1][0]}"
+                                     f"{', ' + self.nodes[1][0] if len(self.nodes) > 2 else ''}"
+                                     f", got {brief(name)}")
+        return found
+
+    def locate_parameter(self, name: str) -> tuple[int, int, int | None]:
+        """Return ``(l, i, j)`` of a weight, or ``(l, i, None)`` of a bias (``b_H4``).
+
+        Raises
+        ------
+        UnknownWeightError
+            If the name is neither a weight nor a bias of this network.
+        """
+        if isinstance(name, str) and name.startswith("b_"):
+            node = self._nodes().get(name[2:])
+            if node is not None and node[0] > 0:
+                return node[0], node[1], None
+        elif _weight_number(name) is not None:
+            return self.locate(name)
+        raise UnknownWeightError(
+            "weight", f"expected a weight W1..W{self.weight_count} or a bias "
+            f"{self.biases[0][0]}..{self.biases[-1][-1]}, got {brief(name)}")
+
+    def _nodes(self) -> dict[str, tuple[int, int]]:
+        if self._node_index is None:
+            self._node_index = {name: (l, i) for l, layer in enumerate(self.nodes)
+                                for i, name in enumerate(layer)}
+        return self._node_index
 
     def weight_index(self, weight: str) -> int:
         """The position of a weight among all weights (``W1`` is 0), checked like :meth:`locate`."""

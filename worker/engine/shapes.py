@@ -16,6 +16,8 @@ __all__ = [
     "BiasRecord",
     "FiniteDifferenceAgreement",
     "Formula",
+    "NetworkPathPage",
+    "NodeFlow",
     "NodeRecord",
     "PathPage",
     "PathRecord",
@@ -121,15 +123,53 @@ class PathRecord(TypedDict):
 
 
 class PathPage(TypedDict):
-    """One page of a weight's path contributions (docs/CONTRACT.md section 3)."""
+    """One page of a weight's or a bias's paths (docs/CONTRACT.md sections 3 and 8)."""
 
     weight: str
     gradient: float | None
     total_paths: int
     order: str
+    abs_sum: float | None
+    listed_sum: float | None
+    listed_abs_sum: float | None
     paths: list[PathRecord]
     next_cursor: str | None
     gradient_exact: NotRequired[str]
+    abs_sum_exact: NotRequired[str]
+    listed_sum_exact: NotRequired[str]
+    listed_abs_sum_exact: NotRequired[str]
+
+
+class NetworkPathPage(TypedDict):
+    """One page of the network's input-to-output paths (docs/CONTRACT.md section 8)."""
+
+    through: str | None
+    output: str | None
+    total_paths: int
+    order: str
+    abs_sum: float | None
+    listed_sum: float | None
+    listed_abs_sum: float | None
+    paths: list[PathRecord]
+    next_cursor: str | None
+    abs_sum_exact: NotRequired[str]
+    listed_sum_exact: NotRequired[str]
+    listed_abs_sum_exact: NotRequired[str]
+
+
+class NodeFlow(TypedDict):
+    """A neuron: its value, its delta, the flow of the network's paths through it."""
+
+    node: str
+    value: float | None
+    delta: float | None
+    flow: float | None
+    abs_flow: float | None
+    paths_through: int
+    value_exact: NotRequired[str]
+    delta_exact: NotRequired[str]
+    flow_exact: NotRequired[str]
+    abs_flow_exact: NotRequired[str]
 
 
 class Formula(TypedDict):
