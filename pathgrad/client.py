@@ -187,7 +187,7 @@ class Client:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> dict[str, Any]:
-        """Return one page of a weight's path contributions (docs/CONTRACT.md section 3)."""
+        """Return one page of a weight's (or bias's) paths (docs/CONTRACT.md sections 3, 8)."""
         params: dict[str, str] = {"order": order}
         if limit is not None:
             params["limit"] = str(limit)
@@ -195,6 +195,28 @@ class Client:
             params["cursor"] = cursor
         return self._json("GET", f"/v1/jobs/{job_id}/weights/{weight}/paths", params=params,
                           extra_wait=_COMPUTE_WAIT)
+
+    def network_paths(
+        self,
+        job_id: str,
+        through: str | None = None,
+        output: str | None = None,
+        order: str = "abs_desc",
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """Return one page of the network's input-to-output paths (docs/CONTRACT.md section 8)."""
+        params = {key: value for key, value in (("through", through), ("output", output),
+                                                ("order", order), ("cursor", cursor))
+                  if value is not None}
+        if limit is not None:
+            params["limit"] = str(limit)
+        return self._json("GET", f"/v1/jobs/{job_id}/paths", params=params,
+                          extra_wait=_COMPUTE_WAIT)
+
+    def node(self, job_id: str, name: str) -> dict[str, Any]:
+        """Return a neuron's value, delta and the flow of the paths through it."""
+        return self._json("GET", f"/v1/jobs/{job_id}/nodes/{name}", extra_wait=_COMPUTE_WAIT)
 
     def formula(self, job_id: str, weight: str) -> dict[str, Any]:
         """Return the symbolic gradient of a weight: ``{"weight", "text", "latex"}``."""

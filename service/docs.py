@@ -124,14 +124,37 @@ OPERATIONS: list[Operation] = [
         503: _REDIS_DOWN,
     }, parameter_examples={"id": _EXAMPLE_ID}),
     Operation("get", "/v1/jobs/{id}/weights/{name}/paths", "getWeightPaths", "jobs",
-              "Page through a weight's path contributions", {
-                  200: Reply("One page; pass next_cursor for the next", models.PathPage),
-                  404: _problem("Unknown job or weight"),
+              "Page through a weight's (or a bias's) paths, at any size", {
+                  200: Reply("One page, the best by |contribution| (exact, without listing "
+                             "the paths) or at any position in index order, with what the "
+                             "rest can add; pass next_cursor for the next", models.PathPage),
+                  404: _problem("Unknown job, weight or bias"),
                   410: _EXPIRED,
-                  422: _problem("Invalid order, limit or cursor"),
+                  422: _problem("Invalid order, limit or cursor, or a page too deep for the "
+                                "work limit"),
                   503: _STILL_COMPUTING,
               }, query=models.PathsQuery,
               parameter_examples=_WEIGHT | {"limit": 10, "order": "abs_desc"}),
+    Operation("get", "/v1/jobs/{id}/paths", "getNetworkPaths", "jobs",
+              "Page through the network's input-to-output paths", {
+                  200: Reply("One page of the paths (through a neuron or a weight, to one "
+                             "output or all), with what the rest can add",
+                             models.NetworkPathPage),
+                  404: _problem("Unknown job, or a through or output that is no neuron or "
+                                "weight of it"),
+                  410: _EXPIRED,
+                  422: _problem("Invalid order, limit, cursor or output, or a page too deep "
+                                "for the work limit"),
+                  503: _STILL_COMPUTING,
+              }, query=models.NetworkPathsQuery,
+              parameter_examples={"id": _EXAMPLE_ID, "through": "H4", "limit": 10}),
+    Operation("get", "/v1/jobs/{id}/nodes/{name}", "getNode", "jobs",
+              "A neuron's value, delta and the flow of the paths through it", {
+                  200: Reply("The neuron", models.NodeFlow),
+                  404: _problem("Unknown job or neuron"),
+                  410: _EXPIRED,
+                  503: _STILL_COMPUTING,
+              }, parameter_examples={"id": _EXAMPLE_ID, "name": "H4"}),
     Operation("get", "/v1/jobs/{id}/weights/{name}/formula", "getWeightFormula", "jobs",
               "Symbolic gradient of a weight", {
                   200: Reply("text parses with sympy.sympify", models.Formula),
@@ -380,7 +403,7 @@ def _query_params(op: Operation, config: Mapping[str, Any]) -> list[dict[str, An
     if op.query is None:
         return []
     limits: dict[str, dict[str, Any]] = {}
-    if op.query is models.PathsQuery:  # the server's page limit, refused beyond (422)
+    if op.query in (models.PathsQuery, models.NetworkPathsQuery):  # refused beyond (422)
         limits["limit"] = {"maximum": int(config["PAGE_LIMIT"])}
     found = []
     for name, prop in op.query.model_json_schema()["properties"].items():

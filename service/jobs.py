@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from worker import engine, tasks
 from worker.engine.batch import stack
+from worker.engine.contributions import check_page
 from worker.engine.names import Names
 from worker.jsoncodec import dumpb
 from worker.problems import problem
@@ -15,7 +16,7 @@ from worker.store import Store, content_keys, task_id
 
 from . import extensions
 from .auth import owner, owns
-from .models import PathsQuery, WaitQuery
+from .models import NetworkPathsQuery, PathsQuery, WaitQuery
 from .pages import on_demand
 from .problems import ProblemError, short
 from .validation import invalid, json_body, validate_job
@@ -72,24 +73,51 @@ def get_job(job_id: str) -> Response:
 
 @bp.get("/<job_id>/weights/<name>/paths")
 def paths(job_id: str, name: str) -> dict[str, Any]:
-    """Return one page of the path contributions of a weight, computed by a worker."""
+    """Return one page of the paths of a weight or a bias, computed by a worker."""
     query = PathsQuery.model_validate(request.args.to_dict())
-    cap = int(_config("PAGE_LIMIT"))
-    if query.limit > cap:
-        raise ProblemError(invalid("limit", f"expected at most {cap} paths per page"))
+    _check_page_limit(query.limit)
     store = extensions.store()
-    key = _weight_input(store, job_id, name)
+    key, network = _job_input(store, job_id)
+    check_page(tuple(network["layers"]), weight=name, order=query.order, limit=query.limit,
+               cursor=query.cursor)
     what = {"paths": name, "order": query.order, "limit": query.limit, "cursor": query.cursor}
     page_key = store.page_key(key, what)
     args = [page_key, key, name, query.order, query.limit, query.cursor]
     return on_demand(store, page_key, tasks.path_page, args)
 
 
+@bp.get("/<job_id>/paths")
+def network_paths(job_id: str) -> dict[str, Any]:
+    """Return one page of the network's input-to-output paths, computed by a worker."""
+    query = NetworkPathsQuery.model_validate(request.args.to_dict())
+    _check_page_limit(query.limit)
+    store = extensions.store()
+    key, network = _job_input(store, job_id)
+    check_page(tuple(network["layers"]), through=query.through, output=query.output,
+               order=query.order, limit=query.limit, cursor=query.cursor)
+    what = {"network_paths": [query.through, query.output], "order": query.order,
+            "limit": query.limit, "cursor": query.cursor}
+    page_key = store.page_key(key, what)
+    args = [page_key, key, query.through, query.output, query.order, query.limit, query.cursor]
+    return on_demand(store, page_key, tasks.network_page, args)
+
+
+@bp.get("/<job_id>/nodes/<name>")
+def node(job_id: str, name: str) -> dict[str, Any]:
+    """Return a neuron's value, delta and the flow of the paths through it."""
+    store = extensions.store()
+    key, network = _job_input(store, job_id)
+    Names.of(tuple(network["layers"])).locate_node(name)
+    page_key = store.page_key(key, {"node": name})
+    return on_demand(store, page_key, tasks.node_page, [page_key, key, name])
+
+
 @bp.get("/<job_id>/weights/<name>/formula")
 def formula(job_id: str, name: str) -> dict[str, Any]:
     """Return the symbolic gradient formula of a weight, computed by a worker."""
     store = extensions.store()
-    key = _weight_input(store, job_id, name)
+    key, network = _job_input(store, job_id)
+    Names.of(tuple(network["layers"])).locate(name)
     page_key = store.page_key(key, {"formula": name})
     return on_demand(store, page_key, tasks.formula, [page_key, key, name])
 
@@ -192,12 +220,17 @@ def _json_response(body: bytes, headers: dict[str, str] | None = None) -> Respon
                                       mimetype="application/json")
 
 
-def _weight_input(store: Store, job_id: str, name: str) -> str:
-    """Return the job's content hash once ``name`` is known to be one of its weights."""
+def _job_input(store: Store, job_id: str) -> tuple[str, dict[str, Any]]:
+    """Return the job's content hash and its canonical network (410 once expired)."""
     record = _record(store, job_id)
     inputs = store.input(record["key"])
     if inputs is None:
-        raise ProblemError(problem(410, "Input expired", f"job {job_id!r} has expired",
+        raise ProblemError(problem(410, "Input expired", f"job {short(job_id)} has expired",
                                    slug="input-expired"))
-    Names.of(tuple(inputs[0]["layers"])).locate(name)
-    return str(record["key"])
+    return str(record["key"]), inputs[0]
+
+
+def _check_page_limit(limit: int) -> None:
+    cap = int(_config("PAGE_LIMIT"))
+    if limit > cap:
+        raise ProblemError(invalid("limit", f"expected at most {cap} paths per page"))

@@ -39,7 +39,11 @@ __all__ = [
     "JobAccepted",
     "JobRequest",
     "NetworkSpec",
+    "NetworkPathPage",
+    "NetworkPathsQuery",
+    "NodeFlow",
     "PathPage",
+    "PathRecord",
     "PathsQuery",
     "Problem",
     "ProblemField",
@@ -206,17 +210,84 @@ class Job(BaseModel):
     error: Problem | None = None
 
 
-class PathPage(BaseModel):
-    """One page of a weight's path contributions (docs/CONTRACT.md section 3)."""
+class PathRecord(BaseModel):
+    """One path of a page: its neurons, its weights and its contribution."""
 
     model_config = ConfigDict(extra="allow")
 
-    weight: str
-    gradient: Float
-    total_paths: int
-    order: str
-    paths: list[dict[str, Any]]
+    rank: int = Field(description="1 for the first path of the first page, counted across pages.")
+    nodes: list[str]
+    weights: list[str]
+    contribution: Float
+
+
+class PathPage(BaseModel):
+    """One page of a weight's or a bias's paths (docs/CONTRACT.md sections 3 and 8).
+
+    What the unlisted paths can still add is bounded: ``|gradient - listed_sum| <=
+    abs_sum - listed_abs_sum``.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    weight: str = Field(description="The weight (W1 ...) or bias (b_H1 ...).")
+    gradient: Float = Field(description="dLoss/dW (or dLoss/db), by backprop.")
+    total_paths: int = Field(description="Every path of the parameter (may exceed 2^63).")
+    order: Literal["abs_desc", "abs_asc", "index"]
+    abs_sum: Float = Field(description="The sum of |contribution| over all its paths.")
+    listed_sum: Float = Field(description="The sum of the contributions listed so far, this "
+                              "page and those before it.")
+    listed_abs_sum: Float = Field(description="The same of their absolute values.")
+    paths: list[PathRecord]
     next_cursor: str | None
+
+
+class NetworkPathsQuery(BaseModel):
+    """Query of the whole-network paths route."""
+
+    through: str | None = Field(default=None, description="Keep the paths through this "
+                                "neuron (H4) or weight (W7).",
+                                json_schema_extra={"pattern": "^(X|H|Out|W)[0-9]*$"})
+    output: str | None = Field(default=None, description="Keep the paths ending at this "
+                               "output (Out, Out2).", json_schema_extra={"pattern": "^Out[0-9]*$"})
+    order: Literal["abs_desc", "abs_asc", "index"] = "abs_desc"
+    limit: int = Field(100, ge=1, description="Paths per page, at most PATHGRAD_PAGE_LIMIT.")
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page "
+                               "(of these paths, in this order).",
+                               json_schema_extra={"pattern": "^[A-Za-z0-9_-]+$"})
+
+
+class NetworkPathPage(BaseModel):
+    """One page of the network's input-to-output paths (docs/CONTRACT.md section 8).
+
+    A path's contribution is X_i * (sigma' of every neuron on it) * (its weights) *
+    dLoss/dOut_k; all of them add up to sum_i X_i * dLoss/dX_i.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    through: str | None
+    output: str | None
+    total_paths: int
+    order: Literal["abs_desc", "abs_asc", "index"]
+    abs_sum: Float
+    listed_sum: Float
+    listed_abs_sum: Float
+    paths: list[PathRecord]
+    next_cursor: str | None
+
+
+class NodeFlow(BaseModel):
+    """A neuron, and the flow of the network's paths through it (docs/CONTRACT.md section 8)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    node: str
+    value: Float = Field(description="Its activation (an input: its value).")
+    delta: Float = Field(description="dLoss/dz at it (an input: dLoss/dX).")
+    flow: Float = Field(description="The sum of the contributions of the paths through it.")
+    abs_flow: Float = Field(description="The sum of their absolute values.")
+    paths_through: int
 
 
 class Formula(BaseModel):

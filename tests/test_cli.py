@@ -149,7 +149,7 @@ def _bad_inputs(tmp_path: Path) -> dict[str, list[str]]:
         "wrong-count": [str(paths["too-few-matrices"])],
         "nan": [str(tmp_path / "nan.json")],
         "unknown-weight": [str(SEED_PATH), "--weight", "W99", "--paths"],
-        "paths-without-weight": [str(SEED_PATH), "--paths"],
+        "through-without-paths": [str(SEED_PATH), "--through", "H4"],
         "exact-sigmoid": [str(paths["sigmoid"]), "--arithmetic", "exact"],
         "max-paths": [str(SEED_PATH), "--max-paths", "3"],
         "nested-too-deeply": [str(tmp_path / "deep.json")],
@@ -159,7 +159,7 @@ def _bad_inputs(tmp_path: Path) -> dict[str, list[str]]:
 
 
 BAD = ["missing-file", "invalid-json", "wrong-shape", "wrong-count", "nan", "unknown-weight",
-       "paths-without-weight", "exact-sigmoid", "max-paths", "nested-too-deeply",
+       "through-without-paths", "exact-sigmoid", "max-paths", "nested-too-deeply",
        "integer-too-long", "weight-name-too-long"]
 
 

@@ -127,7 +127,7 @@ def test_with_keys_every_protected_operation_declares_bearer_and_its_401(
         assert unauthorized["content"] == {"application/problem+json": {"schema": PROBLEM}}
         assert unauthorized["headers"]["WWW-Authenticate"]["required"] is True
         assert answer == 401, (method, path)  # what the document says, the server does
-    assert protected == 9
+    assert protected == 11
 
 
 def test_limits_are_this_servers_settings(redis_url: str, queue: str) -> None:
@@ -181,7 +181,7 @@ def test_operation_ids_are_unique_and_tags_name_resources(app: Flask) -> None:
     names = [tag["name"] for tag in document["tags"]]
     assert names == ["jobs", "batches", "exercises", "grading", "health", "docs"]
     ids = [operation["operationId"] for _, _, operation in _operations(document)]
-    assert len(ids) == len(set(ids)) == 12
+    assert len(ids) == len(set(ids)) == 14
     assert all(re.fullmatch(r"[a-z][A-Za-z]+", name) for name in ids), ids
     for path, _, operation in _operations(document):
         resource = next(tag for prefix, tag in TAG_OF.items() if path.startswith(prefix))

@@ -49,8 +49,8 @@ def test_pages_partition_the_paths_and_sum_to_the_gradient(
         assert response.status_code == 200, response.get_json()
         page = PathPage.model_validate(response.get_json())
         pages += 1
-        seen += [tuple(p["nodes"]) for p in page.paths]
-        contributions += [p["contribution"] for p in page.paths]
+        seen += [tuple(p.nodes) for p in page.paths]
+        contributions += [p.contribution for p in page.paths]
         cursor = page.next_cursor
         if cursor is None:
             break
@@ -108,3 +108,66 @@ def test_a_page_many_ask_for_at_once_is_sent_to_the_workers_once(redis_url: str)
     assert redis.llen(queue) == 3
     client.get(f"/v1/jobs/{job['id']}/weights/W1/paths?limit=6")  # another page: its own task
     assert redis.llen(queue) == 4
+
+
+def test_bias_network_and_node_pages_are_what_the_engine_gives(
+    client: FlaskClient, job: dict[str, Any]
+) -> None:
+    from service.models import NetworkPathPage, NodeFlow
+    from worker.engine import node_flow, top_paths
+
+    network = _network()
+    bias = client.get(f"/v1/jobs/{job['id']}/weights/b_H4/paths?limit=3").get_json()
+    assert PathPage.model_validate(bias) and bias == path_contributions(network, "b_H4",
+                                                                        limit=3)
+    url = f"/v1/jobs/{job['id']}/paths?through=H4&order=abs_asc&limit=4"
+    page = client.get(url).get_json()
+    NetworkPathPage.model_validate(page)
+    assert page == top_paths(network, through="H4", order="abs_asc", limit=4)
+    again = client.get(f"{url}&cursor={page['next_cursor']}").get_json()
+    assert [p["rank"] for p in again["paths"]] == [5, 6, 7, 8]
+    flow = client.get(f"/v1/jobs/{job['id']}/nodes/H4").get_json()
+    NodeFlow.model_validate(flow)
+    assert flow == node_flow(network, "H4")
+
+
+@pytest.mark.parametrize(("url", "status", "field"), [
+    ("nodes/H99", 404, "node"),
+    ("paths?through=H99", 404, "node"),
+    ("paths?output=H4", 422, "output"),
+    ("paths?through=W1&cursor=abc", 422, "cursor"),
+    ("weights/b_X1/paths", 404, "weight"),
+    ("weights/W1/paths?limit=1001", 422, "limit"),
+])
+def test_bad_page_requests_are_refused_before_a_worker_is_asked(
+    client: FlaskClient, job: dict[str, Any], url: str, status: int, field: str
+) -> None:
+    response = client.get(f"/v1/jobs/{job['id']}/{url}")
+    assert response.status_code == status, response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["errors"][0]["field"] == field
+
+
+def test_a_weight_of_billions_of_paths_answers_over_http(redis_url: str, queue: str,
+                                                          client: FlaskClient) -> None:
+    import numpy as np
+
+    # [64, 128 x 5, 10]: W1 has 128^4 * 10 = 2.7e9 paths; the spec is ~1.6 MB of JSON.
+    layers = [64] + [128] * 5 + [10]
+    rng = np.random.default_rng(int(_TARGET * 1e6))
+    network = {"layers": layers, "activation": "tanh", "loss": "softmax_cross_entropy",
+               "weights": [rng.normal(0, 1 / math.sqrt(m), (n, m)).round(6).tolist()
+                           for m, n in zip(layers[:-1], layers[1:], strict=True)],
+               "input": rng.normal(size=64).round(6).tolist(),
+               "target": np.eye(10)[3].tolist()}
+    app = create_app({"REDIS_URL": redis_url, "QUEUE": queue, "MAX_BODY": 8 << 20})
+    big = app.test_client()
+    job = big.post("/v1/jobs?wait=60", json={"network": network,
+                                             "options": {"path_sum": False}}).get_json()
+    assert job["status"] == "succeeded", job
+    page = big.get(f"/v1/jobs/{job['id']}/weights/W1/paths?limit=10").get_json()
+    assert page["total_paths"] == 2_684_354_560
+    expected = path_contributions(network, "W1", limit=10, path_sum=False)
+    assert page == expected
+    assert abs(page["gradient"] - page["listed_sum"]) <= \
+        page["abs_sum"] - page["listed_abs_sum"]

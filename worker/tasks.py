@@ -21,7 +21,10 @@ from .leases import RUNNING, renewer
 from .problems import internal_problem, problem, problem_of, time_limit_problem
 from .store import Store, timestamp
 
-__all__ = ["WORKER_TTL", "compute_page", "formula", "noop", "path_page", "run_job", "task_store"]
+__all__ = [
+    "WORKER_TTL", "compute_page", "formula", "network_page", "node_page", "noop", "path_page",
+    "run_job", "task_store",
+]
 
 _stores: dict[str, Store] = {}
 
@@ -124,15 +127,48 @@ def _on_task_failure(sender: Any = None, args: Any = None, exception: Any = None
 def path_page(
     page_key: str, key: str, weight: str, order: str, limit: int, cursor: str | None
 ) -> None:
-    """Compute one page of a weight's path contributions and cache it."""
+    """Compute one page of a weight's (or a bias's) paths and cache it."""
+    _on_input(page_key, key, lambda network, options: engine.path_contributions(
+        network, weight, order=order, limit=limit, cursor=cursor, **options))
+
+
+@shared_task(name="pathgrad.network_page")
+def network_page(
+    page_key: str, key: str, through: str | None, output: str | None, order: str, limit: int,
+    cursor: str | None,
+) -> None:
+    """Compute one page of the network's input-to-output paths and cache it."""
+    _on_input(page_key, key, lambda network, options: engine.top_paths(
+        network, through=through, output=output, order=order, limit=limit, cursor=cursor,
+        **options))
+
+
+@shared_task(name="pathgrad.node_page")
+def node_page(page_key: str, key: str, node: str) -> None:
+    """Compute a neuron's value, delta and flow and cache them."""
+    _on_input(page_key, key, lambda network, options: engine.node_flow(network, node,
+                                                                      **options))
+
+
+@shared_task(name="pathgrad.formula")
+def formula(page_key: str, key: str, weight: str) -> None:
+    """Compute the symbolic gradient formula of one weight and cache it."""
+    _on_input(page_key, key, lambda network, _options: engine.formula(network, weight))
+
+
+def _on_input(
+    page_key: str, key: str,
+    compute: Callable[[dict[str, Any], dict[str, Any]], Mapping[str, Any]],
+) -> None:
+    """Cache what ``compute(network, options)`` gives for the job input ``key``."""
     store = task_store()
     inputs = store.input(key)
     if inputs is None:
         store.save_page(page_key, {"error": problem(410, "Input expired", "the job expired")})
+        store.release(page_key)
         return
     network, options = inputs
-    compute_page(store, page_key, lambda: engine.path_contributions(
-        network, weight, order=order, limit=limit, cursor=cursor, **options))
+    compute_page(store, page_key, lambda: compute(network, options))
 
 
 def compute_page(
@@ -161,16 +197,6 @@ def compute_page(
         store.release(page_key)
 
 
-@shared_task(name="pathgrad.formula")
-def formula(page_key: str, key: str, weight: str) -> None:
-    """Compute the symbolic gradient formula of one weight and cache it."""
-    store = task_store()
-    inputs = store.input(key)
-    if inputs is None:
-        store.save_page(page_key, {"error": problem(410, "Input expired", "the job expired")})
-        return
-    network, _options = inputs
-    compute_page(store, page_key, lambda: engine.formula(network, weight))
 
 
 # The pool size of each worker of this process that is consuming, by node name.

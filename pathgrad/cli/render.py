@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["render_analysis", "render_paths"]
+__all__ = ["render_analysis", "render_flow", "render_paths"]
 
 
 def _num(value: Any) -> str:
@@ -69,7 +69,7 @@ def _agreement(result: Mapping[str, Any]) -> str:
 
 
 def render_paths(page: Mapping[str, Any], formula: str | None) -> str:
-    """Render a weight's paths, one a line, then their sum and the formula."""
+    """Render a page of paths, one a line, then what they add up to and what the rest can add."""
     lines = []
     for path in page["paths"]:
         hops = [path["nodes"][0]]
@@ -78,10 +78,25 @@ def render_paths(page: Mapping[str, Any], formula: str | None) -> str:
         lines.append((" ".join(hops), _num(path["contribution"])))
     width = max((len(route) for route, _ in lines), default=0)
     text = [f"{route.ljust(width)}    contribution {value}" for route, value in lines]
-    shown = len(page["paths"])
-    if shown < page["total_paths"]:
-        text.append(f"... {page['total_paths'] - shown} more paths "
-                    f"({page['total_paths']} in all; order {page['order']})")
-    total = f"sum = dLoss/d{page['weight']} = {_num(page['gradient'])}"
-    text.append(f"{total}   formula: {formula}" if formula else total)
+    shown, total = len(page["paths"]), page["total_paths"]
+    of = f"dLoss/d{page['weight']}" if "weight" in page else "sum over the paths"
+    if shown < total:
+        remainder = page["abs_sum"] - page["listed_abs_sum"]
+        text.append(f"listed {shown:,} of {total:,} paths ({page['order']}): sum "
+                    f"{_num(page['listed_sum'])}, |remainder| <= {_num(remainder)}")
+        exact = f"{of} = {_num(page['gradient'])}" if "gradient" in page else ""
+    else:
+        exact = f"sum = {of} = {_num(page.get('gradient', page['listed_sum']))}"
+    if exact:
+        text.append(f"{exact}   formula: {formula}" if formula else exact)
     return "\n".join(text)
+
+
+def render_flow(flow: Mapping[str, Any]) -> str:
+    """Render a neuron's value, delta and the flow of the paths through it."""
+    node = flow["node"]
+    return "\n".join([
+        f"{node}: value {_num(flow['value'])}, delta (dLoss/dz) {_num(flow['delta'])}",
+        f"paths through {node}: {flow['paths_through']:,}; their contributions add up to "
+        f"{_num(flow['flow'])} (|contribution| to {_num(flow['abs_flow'])})",
+    ])

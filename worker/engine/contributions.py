@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -34,7 +35,10 @@ from .forward import Forward, forward
 from .names import Names
 from .spec import Network
 
-__all__ = ["MAX_PAGE", "MAX_PAGE_WORK", "ORDERS", "contributions", "node_flow", "top_paths"]
+__all__ = [
+    "MAX_PAGE", "MAX_PAGE_WORK", "ORDERS", "check_page", "contributions", "node_flow",
+    "top_paths",
+]
 
 Array = npt.NDArray[Any]
 
@@ -175,6 +179,36 @@ def node_flow(net: Network, node: str, *, subgradient: str = "min_norm") -> dict
                               "flow": chain.total(), "abs_flow": chain.magnitudes().total(),
                               "paths_through": chain.count}
     return _numbers(record, ("value", "delta", "flow", "abs_flow"), net.exact)
+
+
+def check_page(
+    layers: tuple[int, ...], *, weight: str | None = None, through: str | None = None,
+    output: str | None = None, order: str = "abs_desc", limit: int | None = None,
+    cursor: str | None = None,
+) -> None:
+    """Check a page request against a network's sizes alone, before any work is queued.
+
+    The names, order, limit and cursor of :func:`contributions` (``weight`` given) or
+    :func:`top_paths`, and the page's work limit (:data:`MAX_PAGE_WORK`).
+
+    Raises
+    ------
+    UnknownWeightError, OptionError
+        As the page itself would.
+    """
+    names = Names.of(layers)
+    _check_order(order)
+    size = _check_limit(limit)
+    if weight is not None:
+        l, _, _ = names.locate_parameter(weight)
+        count, depth, query = math.prod(layers[l + 1:]), len(layers) - 1 - l, weight
+    else:
+        keep = _restriction(names, through, output)
+        count = math.prod(1 if l in keep else n for l, n in enumerate(layers))
+        depth, query = len(layers) - 1, json.dumps([through, output])
+    offset = _decode_cursor(cursor, query, order, count)
+    if order != "index":
+        _check_work(min(offset + size, count), depth)
 
 
 # --- chains -----------------------------------------------------------------------------
