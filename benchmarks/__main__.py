@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-ENGINE = ["bench_enumeration", "bench_floor", "bench_many", "bench_memory", "bench_grade"]
+ENGINE = ["bench_enumeration", "bench_floor", "bench_many", "bench_memory", "bench_grade",
+          "bench_topk"]
 SERVICE = ["bench_service", "bench_batch", "bench_recovery"]
 
 
