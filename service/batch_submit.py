@@ -229,7 +229,7 @@ def _group(bodies: Sequence[Any], members: list[int]) -> Iterator[Group]:
     found = []
     for positions, batch in parse_batches([bodies[i]["network"] for i in members],
                                           exact=options.exact):
-        cost = check_limits(batch.layers, options) + _parameters(batch.layers)
+        cost = check_limits(batch.layers, options, batch.samples) + _parameters(batch.layers)
         keys = _keys_of(batch, settings)
         found.append(([members[p] for p in positions], keys, settings, cost, batch))
     yield from found  # only once every shape of the group has passed
@@ -243,7 +243,7 @@ def _one_by_one(bodies: Sequence[Any], members: list[int], entries: list[str]) -
             entries[index] = REFUSED + dumps(problem_of_exception(exc))
             continue
         settings = options.to_dict()
-        cost = check_limits(network.layers, options) + _parameters(network.layers)
+        cost = check_limits(network.layers, options, network.samples) + _parameters(network.layers)
         batch = stack([network])
         yield [index], _keys_of(batch, settings), settings, cost, batch
 

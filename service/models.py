@@ -15,6 +15,7 @@ from worker.engine.activations import ACTIVATIONS
 from worker.engine.losses import LOSSES
 
 __all__ = [
+    "ActivationObject",
     "AnalysisOptions",
     "BatchInterrupted",
     "BatchLine",
@@ -88,10 +89,23 @@ _MAX_DEPTH = _spec.MAX_DEPTH
 LayerSize = Annotated[StrictInt, _rules(minimum=1, maximum=_MAX_SIZE)]
 Vector = Annotated[list[Number], _rules(minItems=1, maxItems=_MAX_SIZE)]
 Matrix = Annotated[list[Vector], _rules(minItems=1, maxItems=_MAX_SIZE)]
+Samples = Annotated[list[Vector], _rules(minItems=1, maxItems=_spec.MAX_SAMPLES)]
 
 
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ActivationObject(_Closed):
+    """An activation with its parameters (docs/CONTRACT.md section 10)."""
+
+    name: Activation
+    slope: Number | None = Field(
+        default=None, description="leaky_relu's slope below zero (default 0.01); with "
+        'arithmetic "exact" also a string such as "1/5".')
+
+
+AnyActivation = Activation | ActivationObject
 
 
 class NetworkSpec(_Closed):
@@ -107,11 +121,15 @@ class NetworkSpec(_Closed):
     )
     biases: Annotated[list[Vector], _rules(minItems=1, maxItems=_MAX_DEPTH)] | None = Field(
         default=None, description="Zeros when absent; biases[l-1] has n_l numbers.")
-    activation: Activation | Annotated[list[Activation], _rules(
+    activation: AnyActivation | Annotated[list[AnyActivation], _rules(
         minItems=1, maxItems=_MAX_DEPTH)] = Field(
-        description="One name, or one per non-input layer.")
-    input: Vector = Field(description="n0 numbers.")
-    target: Vector = Field(description="nL numbers.")
+        description='One for every layer, or one per non-input layer: a name, or an object '
+        'such as {"name": "leaky_relu", "slope": 0.2}.')
+    input: Vector | Samples = Field(
+        description=f"n0 numbers (one sample), or a mini-batch: N lists of n0 numbers "
+        f"(N up to {_spec.MAX_SAMPLES}).")
+    target: Vector | Samples = Field(
+        description="nL numbers, or for a mini-batch N lists of nL numbers.")
     loss: Loss
 
 
@@ -181,7 +199,8 @@ class Result(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     loss: Float
-    outputs: dict[str, Float]
+    outputs: dict[str, Float | list[Float]] = Field(
+        description="Each output's value; for a mini-batch a list of N, one per sample.")
     nodes: list[dict[str, Any]]
     weights: list[dict[str, Any]]
     biases: list[dict[str, Any]]
@@ -283,8 +302,10 @@ class NodeFlow(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     node: str
-    value: Float = Field(description="Its activation (an input: its value).")
-    delta: Float = Field(description="dLoss/dz at it (an input: dLoss/dX).")
+    value: Float | list[Float] = Field(
+        description="Its activation (an input: its value); for a mini-batch one per sample.")
+    delta: Float | list[Float] = Field(
+        description="dLoss/dz at it (an input: dLoss/dX); for a mini-batch one per sample.")
     flow: Float = Field(description="The sum of the contributions of the paths through it.")
     abs_flow: Float = Field(description="The sum of their absolute values.")
     paths_through: int

@@ -42,7 +42,7 @@ def checked_network(raw: Any, options: Options) -> Network:
     """Parse a body's ``network`` and check its size against the limits, before queueing."""
     try:
         network = parse_spec(raw, exact=options.exact)
-        check_limits(network.layers, options)
+        check_limits(network.layers, options, network.samples)
     except InvalidInputError as exc:
         raise ProblemError(problem_of(exc, network="network")) from None
     return network

@@ -240,12 +240,13 @@ def test_top_k_of_a_weight_with_216000_paths() -> None:
 
 @pytest.mark.parametrize("layers", [[3, 4, 5, 3, 2], [2, 6, 1, 4], [1, 3], [5, 2, 2, 2, 2, 3]])
 def test_chunked_path_sums_equal_unchunked_and_backprop(layers: list[int]) -> None:
+    # Three networks of two samples each: every sample is enumerated with its network's weights.
     rng = np.random.default_rng(len(layers) * 10 + layers[1])
-    batch = 3
+    batch, samples = 3, 2
     weights = [rng.normal(size=(batch, n, m)) for m, n in zip(layers[:-1], layers[1:],
                                                                strict=True)]
-    derivatives = [None] + [rng.uniform(-1, 1, size=(batch, n)) for n in layers[1:]]
-    loss_gradient = rng.normal(size=(batch, layers[-1]))
+    derivatives = [None] + [rng.uniform(-1, 1, size=(batch, samples, n)) for n in layers[1:]]
+    loss_gradient = rng.normal(size=(batch, samples, layers[-1]))
     default = path_sums(weights, derivatives, loss_gradient)
     recursion = deltas(weights, derivatives, loss_gradient)
     for l in range(1, len(layers)):
@@ -254,7 +255,7 @@ def test_chunked_path_sums_equal_unchunked_and_backprop(layers: list[int]) -> No
         chunked = path_sums(weights, derivatives, loss_gradient, budget=budget)
         assert len(chunked) == len(default)
         for l in range(1, len(layers)):
-            assert chunked[l].shape == (batch, layers[l])
+            assert chunked[l].shape == (batch, samples, layers[l])
             np.testing.assert_allclose(chunked[l], default[l], rtol=1e-12, atol=1e-12,
                                        err_msg=f"budget={budget}, layer {l}")
 

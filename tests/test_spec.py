@@ -110,7 +110,17 @@ BAD_SPECS: list[tuple[str, Callable[[dict[str, Any]], None], str, list[str]]] = 
     # Lists and objects where a name belongs cannot even be grouped by shape.
     ("loss-list", _set("loss", ["l1"]), "loss", ["expected one of", "got ['l1']"]),
     ("loss-object", _set("loss", {}), "loss", ["expected one of", "got {}"]),
-    ("activation-object", _set("activation", {}), "activation", ["got an object"]),
+    ("activation-object", _set("activation", {}), "activation.name",
+     ["expected one of", "got nothing"]),
+    ("activation-object-name", _set("activation", {"name": "elu"}), "activation.name",
+     ["expected one of", "got 'elu'"]),
+    ("activation-object-parameter", _set("activation", {"name": "relu", "slope": 0.2}),
+     "activation.slope", ["relu has no parameter 'slope'", "it takes no parameters"]),
+    ("activation-object-slope", _set("activation", ["relu", {"name": "leaky_relu",
+                                                             "slope": "1/5"}, "identity"]),
+     "activation[1].slope", ["expected a number, got the string '1/5'", "exact"]),
+    ("activation-object-slope-type", _set("activation", {"name": "leaky_relu", "slope": True}),
+     "activation.slope", ["expected a number, got a boolean"]),
     ("activation-nested-list", _set("activation", ["relu", ["x"], "tanh"]), "activation[1]",
      ["expected one of"]),
     ("layers-nested-list", _set_in(("layers", 0), [2]), "layers[0]",
@@ -240,7 +250,7 @@ def test_exact_strings_accepted() -> None:
     assert net.exact
     assert net.weights[0].tolist() == [[Fraction(3), Fraction(-1, 4)], [Fraction(1, 3), 2],
                                        [Fraction(1, 2), 7]]
-    assert net.input.tolist() == [Fraction(1, 2), Fraction(-3)]
+    assert net.input.tolist() == [[Fraction(1, 2), Fraction(-3)]]  # one sample: (1, n0)
     result = analyze(spec, arithmetic="exact")
     assert result["weights"][0]["value_exact"] == "3"
     assert result["weights"][1]["value_exact"] == "-1/4"

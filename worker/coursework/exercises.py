@@ -441,12 +441,12 @@ def _fits(net: Network, located: Sequence[tuple[int, int, int]]) -> bool:
         return False
     for l, i, _ in located:
         head = passed.kinks[l]
-        if head is not None and head[0, i]:
+        if head is not None and head[0, 0, i]:
             return False
         if any(k is not None and k.any() for k in passed.kinks[l + 1:]):
             return False
     delta = deltas(batch.weights, passed.derivatives, passed.loss_gradient)
-    return any(delta[l][0, i] * passed.values[l - 1][0, j] != 0 for l, i, j in located)
+    return any(delta[l][0, 0, i] * passed.values[l - 1][0, 0, j] != 0 for l, i, j in located)
 
 
 # --- the answer key ---------------------------------------------------------------------

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.batch import stack
-from ..engine.errors import InvalidInputError, UnknownWeightError, brief, kind
+from ..engine.errors import InvalidInputError, SpecError, UnknownWeightError, brief, kind
 from ..engine.exact import as_float, is_finite_number, parse_fraction
 from ..engine.names import Names
 from ..engine.options import SUBGRADIENTS, parse_options
@@ -385,6 +385,10 @@ class AnswerKey:
     def __init__(self, spec: Any, **options: Any) -> None:
         self.options = parse_options(options)
         self.network: Network = parse_spec(spec, exact=self.options.exact)
+        if self.network.samples > 1:
+            raise SpecError("input", "an answer key is of one sample (its slips are diagnosed "
+                            f"path by path); this input is a mini-batch of "
+                            f"{self.network.samples}")
         self.parameters = _Parameters(self.network.layers)
         self.names = self.parameters.names
         batch = stack([self.network])

@@ -143,7 +143,7 @@ class RuleAnalysis:
 
     def source(self, param: Parameter) -> Any:
         """a_u of a weight's source neuron; 1 for a bias."""
-        return 1 if param.j is None else self.passed.values[param.l - 1][0, param.j]
+        return 1 if param.j is None else self.passed.values[param.l - 1][0, 0, param.j]
 
     def variant(self, param: Parameter, what: str) -> Any:
         """The gradient with sigma' ("sigma"), dLoss/dOut ("loss") or both set to 1."""
@@ -156,14 +156,16 @@ class RuleAnalysis:
             if what in ("loss", "both"):
                 loss = np.ones_like(loss)
             self._variants[what] = deltas(self.batch.weights, slopes, loss)
-        return self._variants[what][param.l][0, param.i] * self.source(param)
+        return self._variants[what][param.l][0, 0, param.i] * self.source(param)
 
     def contributions(self, param: Parameter) -> Array:
         """Each path's contribution, in lexicographic path order."""
         if self._suffix is None:
             passed = self.passed
-            self._suffix = SuffixPaths(self.batch.weights, passed.derivatives,
-                                       passed.loss_gradient)
+            # Coursework networks have one sample: enumerate it (index 0 of the sample axis).
+            self._suffix = SuffixPaths(self.batch.weights,
+                                       [None if d is None else d[:, 0] for d in passed.derivatives],
+                                       passed.loss_gradient[:, 0])
         blocks = [block.ravel() for _, block in self._suffix.rows(param.l, 0, node=param.i)]
         return np.concatenate(blocks) * self.source(param)
 
@@ -259,7 +261,7 @@ class Diagnoser:
 
     def _loss_text(self, rule: RuleAnalysis) -> str:
         formula = self.network.loss.derivative_rule
-        slopes = rule.passed.loss_gradient[0]
+        slopes = rule.passed.loss_gradient[0, 0]
         if len(slopes) == 1:
             return f"{formula} = {show(slopes[0])} here"
         return f"{formula}, for the output each path ends at"
@@ -387,9 +389,9 @@ def describe_kinks(passed: Forward, network: Network, names: Names) -> str:
                                       start=1):
         if kinks is not None:
             found += [f"{names.nodes[l][i]} has pre-activation 0, a kink of {name}"
-                      for i in np.flatnonzero(kinks[0]).tolist()]
+                      for i in np.flatnonzero(kinks[0, 0]).tolist()]
     found += [f"{names.nodes[-1][k]} = {names.targets[k]}, a kink of |{names.nodes[-1][k]} - "
-              f"{names.targets[k]}|" for k in np.flatnonzero(passed.loss_kinks[0]).tolist()]
+              f"{names.targets[k]}|" for k in np.flatnonzero(passed.loss_kinks[0, 0]).tolist()]
     return "; ".join(found)
 
 

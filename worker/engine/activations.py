@@ -7,6 +7,11 @@ and how people name and write it (questions, feedback). Forward and backprop,
 finite differences, formulas, slips, exercises and the service's models all read
 these records; adding an activation is one class here and its tests.
 
+A spec names an activation (``"relu"``) or gives it as an object with its parameters
+(docs/CONTRACT.md section 10): ``{"name": "leaky_relu", "slope": 0.2}``; a parameter
+is kept as an exact ``Fraction`` (a float by its shortest decimal repr, which floats
+back to the same float64), so exact arithmetic takes ``"1/5"`` as given.
+
 Subgradient rules at a kink (docs/CONTRACT.md section 1): ``min_norm`` (as PyTorch
 does: relu' = 0, leaky_relu' = its slope), ``left`` and ``right`` (the derivative
 from that side; ``right`` is the seed question's "case when Delta >= 0").
@@ -22,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import SpecError, brief
+from .exact import exact_number, float_number
 
 if TYPE_CHECKING:
     import sympy
@@ -64,6 +70,8 @@ class Activation:
     name: ClassVar[str] = ""
     rational: ClassVar[bool] = False
     kinked: ClassVar[bool] = False
+    #: The parameters an activation object may give (``{"name": ..., "slope": ...}``).
+    parameters: ClassVar[tuple[str, ...]] = ()
     _title: ClassVar[str] = ""
 
     @property
@@ -109,7 +117,8 @@ class Activation:
         return False
 
     def to_json(self) -> Any:
-        """The spec's spelling of this activation: its name."""
+        """The spec's spelling of this activation: its name (an object when a parameter
+        is not its default)."""
         return self.name
 
     def __str__(self) -> str:
@@ -168,7 +177,15 @@ class LeakyRelu(Activation):
     name: ClassVar[str] = "leaky_relu"
     rational: ClassVar[bool] = True
     kinked: ClassVar[bool] = True
-    slope: Any = LEAKY_SLOPE
+    parameters: ClassVar[tuple[str, ...]] = ("slope",)
+    slope: Fraction = LEAKY_SLOPE
+
+    def to_json(self) -> Any:
+        if self.slope == LEAKY_SLOPE:
+            return self.name
+        shown = float(self.slope)
+        return {"name": self.name,
+                "slope": shown if Fraction(repr(shown)) == self.slope else str(self.slope)}
 
     @property
     def title(self) -> str:
@@ -186,7 +203,8 @@ class LeakyRelu(Activation):
     def symbolic(self, z: sympy.Expr) -> sympy.Expr:
         import sympy
 
-        return sympy.Piecewise((z, z > 0), (sympy.nsimplify(self.slope) * z, True))
+        slope = sympy.Rational(self.slope.numerator, self.slope.denominator)
+        return sympy.Piecewise((z, z > 0), (slope * z, True))
 
     @property
     def derivative_rule(self) -> str:
@@ -255,23 +273,26 @@ def _piecewise(z: Array, low: Any, kink: Fraction, exact: bool) -> tuple[Array, 
     return value.astype(z.dtype), derivative.astype(z.dtype), ~(positive | negative)
 
 
-def _number(value: Any) -> str:
-    """A parameter as people write it: ``0.01``, ``1/3``."""
-    if isinstance(value, Fraction):
-        return str(value) if value.denominator not in (1, 2, 4, 5, 8, 10, 20, 25, 50, 100) \
-            else f"{float(value):g}"
-    return f"{float(value):g}"
+def _number(value: Fraction) -> str:
+    """A parameter as people write it: ``0.01``, ``0.2``, ``1/3``."""
+    shown = repr(float(value))
+    return shown.removesuffix(".0") if Fraction(shown) == value else str(value)
 
 
-def parse_activation(value: Any, field: str) -> Activation:
-    """Read one activation of a spec: a name.
+def parse_activation(value: Any, field: str, *, exact: bool = False) -> Activation:
+    """Read one activation of a spec: a name, or an object with its name and parameters.
 
     Parameters
     ----------
-    value : str
-        ``identity``, ``relu``, ``leaky_relu``, ``sigmoid`` or ``tanh``.
+    value : str or dict
+        ``identity``, ``relu``, ``leaky_relu``, ``sigmoid`` or ``tanh``; or an object
+        such as ``{"name": "leaky_relu", "slope": 0.2}`` (parameters left out take
+        their defaults).
     field : str
         Where it sits in the spec (``activation``, ``activation[2]``).
+    exact : bool
+        Whether parameters may be exact strings (``"1/5"``), as spec numbers may in
+        exact arithmetic.
 
     Returns
     -------
@@ -280,14 +301,42 @@ def parse_activation(value: Any, field: str) -> Activation:
     Raises
     ------
     SpecError
-        For an unknown name, naming ``field``.
+        For an unknown name or parameter, or a parameter that is not a number, naming
+        the field (``activation[1].slope``).
 
     Examples
     --------
     >>> parse_activation("leaky_relu", "activation")
     LeakyRelu(slope=Fraction(1, 100))
+    >>> parse_activation({"name": "leaky_relu", "slope": "1/5"}, "activation", exact=True)
+    LeakyRelu(slope=Fraction(1, 5))
     """
+    if isinstance(value, dict):
+        return _parse_object(value, field, exact)
     found = ACTIVATIONS.get(value) if isinstance(value, str) else None
     if found is None:
-        raise SpecError(field, f"expected one of {', '.join(ACTIVATIONS)}, got {brief(value)}")
+        raise SpecError(field, f"expected one of {', '.join(ACTIVATIONS)} (or an object "
+                        f"such as {{\"name\": \"leaky_relu\", \"slope\": 0.2}}), "
+                        f"got {brief(value)}")
     return found()
+
+
+def _parse_object(value: dict[str, Any], field: str, exact: bool) -> Activation:
+    name = value.get("name")
+    found = ACTIVATIONS.get(name) if isinstance(name, str) else None
+    if found is None:
+        shown = "nothing" if "name" not in value else brief(name)
+        raise SpecError(f"{field}.name", f"expected one of {', '.join(ACTIVATIONS)}, "
+                        f"got {shown}")
+    arguments: dict[str, Fraction] = {}
+    for key, given in value.items():
+        if key == "name":
+            continue
+        where = f"{field}.{key}"
+        if key not in found.parameters:
+            takes = (f"its parameters are {', '.join(found.parameters)}" if found.parameters
+                     else "it takes no parameters")
+            raise SpecError(where, f"{name} has no parameter {brief(key)}: {takes}")
+        arguments[key] = exact_number(given, where) if exact \
+            else Fraction(repr(float_number(given, where)))
+    return found(**arguments)

@@ -105,7 +105,7 @@ def compare(analysis: BatchAnalysis, options: Options) -> Agreement:
     """
     exact = analysis.batch.exact
     path_sum = None
-    if analysis.path_sum is not None:
+    if analysis.path_sum is not None and analysis.scale is not None:
         ours, theirs = (np.concatenate(pair, axis=1) for pair in (analysis.backprop,
                                                                    analysis.path_sum))
         # Exact agreement is equality: no tolerance (and no float of a huge Fraction).

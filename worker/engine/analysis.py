@@ -27,6 +27,7 @@ from .paths import path_sums, suffix_path_count
 __all__ = [
     "EXACT_MAX_PATHS",
     "MAX_FD_PARAMETERS",
+    "MAX_FD_SAMPLES",
     "BatchAnalysis",
     "analyze_batch",
     "check_limits",
@@ -39,13 +40,17 @@ Array = npt.NDArray[Any]
 EXACT_MAX_PATHS = 10**6
 # Finite differences run two forward passes per parameter: quadratic in the parameter count.
 MAX_FD_PARAMETERS = 20_000
+# ... and every pass runs every sample: a mini-batch's parameters times samples are held
+# to the work of MAX_FD_PARAMETERS parameters on MAX_FD_SAMPLES samples.
+MAX_FD_SAMPLES = 32
 
 
-def check_limits(layers: tuple[int, ...], options: Options) -> int:
-    """Return a network's suffix path count, or raise if analysing it is over a limit.
+def check_limits(layers: tuple[int, ...], options: Options, samples: int = 1) -> int:
+    """Return the path products an analysis enumerates, or raise if it is over a limit.
 
     Everything :func:`analyze_batches` would refuse for the network's size: the API
-    checks it before anything is queued.
+    checks it before anything is queued. A mini-batch enumerates every path once per
+    sample: N times the network's suffix paths.
 
     Raises
     ------
@@ -54,15 +59,16 @@ def check_limits(layers: tuple[int, ...], options: Options) -> int:
     OptionError
         When finite differences are asked for more than :data:`MAX_FD_PARAMETERS`.
     """
-    _check_fd_size(layers, options)
-    count = suffix_path_count(layers)
+    _check_fd_size(layers, options, samples)
+    count = suffix_path_count(layers) * samples
     if not options.path_sum:
         return count
     limit, which = enumeration_limit(options)
     if count > limit:
+        each = f" ({count // samples} paths for each of {samples} samples)" if samples > 1 else ""
         raise PathLimitError(
             "layers",
-            f"the network has {count} paths to enumerate, over {which} ({limit}); "
+            f"the network has {count} paths to enumerate{each}, over {which} ({limit}); "
             "set options.path_sum to false for backprop only",
             paths=count,
             limit=limit,
@@ -81,13 +87,22 @@ def enumeration_limit(options: Options) -> tuple[int, str]:
     return options.max_paths, "max_paths"
 
 
-def _check_fd_size(layers: tuple[int, ...], options: Options) -> None:
+def _check_fd_size(layers: tuple[int, ...], options: Options, samples: int) -> None:
     parameters = sum(n * (m + 1) for m, n in zip(layers[:-1], layers[1:], strict=True))
-    if options.finite_difference and parameters > MAX_FD_PARAMETERS:
+    if not options.finite_difference:
+        return
+    if parameters > MAX_FD_PARAMETERS:
         raise OptionError(
             "options.finite_difference",
             f"finite differences are limited to {MAX_FD_PARAMETERS} parameters "
             f"(two forward passes each); the network has {parameters}",
+        )
+    if parameters * samples > MAX_FD_PARAMETERS * MAX_FD_SAMPLES:
+        raise OptionError(
+            "options.finite_difference",
+            f"finite differences are limited to {MAX_FD_PARAMETERS * MAX_FD_SAMPLES} "
+            f"parameter-samples (two forward passes of every sample for each parameter); "
+            f"the network has {parameters} parameters and {samples} samples",
         )
 
 
@@ -104,7 +119,8 @@ class BatchAnalysis:
     passed : Forward
     backprop, path_sum, scale : tuple of ndarray
         (weights, biases) gradients by the delta recursion, by the explicit path
-        sums (None when not enumerated), and the sum of |path contribution|.
+        sums (None when not enumerated), and the sum of |path contribution| (None
+        when not enumerated: it is the scale the path sum is compared on).
     finite_differences : list of FiniteDifferences, optional
         One per network when asked for.
     """
@@ -113,7 +129,7 @@ class BatchAnalysis:
     passed: Forward
     backprop: tuple[Array, Array]
     path_sum: tuple[Array, Array] | None
-    scale: tuple[Array, Array]
+    scale: tuple[Array, Array] | None
     finite_differences: list[FiniteDifferences] | None
 
     def __repr__(self) -> str:
@@ -138,12 +154,16 @@ def analyze_batch(batch: Batch, options: Options) -> BatchAnalysis:
     args = (batch.weights, passed.values, passed.derivatives, passed.loss_gradient)
     # Overflow is checked explicitly below, with a message that names the cause.
     with np.errstate(over="ignore", invalid="ignore"):
-        grads, scale = backprop(*args), magnitudes(*args)
-        path = None
+        grads = backprop(*args)
+        path = scale = None
         if options.path_sum:
+            magnitude = magnitudes(*args)
+            scale = (_flat(magnitude.weights), _flat(magnitude.biases))
             sums = path_sums(batch.weights, passed.derivatives, passed.loss_gradient)
-            path = (_flat([sums[l][:, :, None] * passed.values[l - 1][:, None, :]
-                           for l in range(1, len(sums))]), _flat(sums[1:]))
+            # Each sample's path sums times its inputs, added up over the samples.
+            path = (_flat([np.matmul(np.swapaxes(sums[l], 1, 2), passed.values[l - 1])
+                           for l in range(1, len(sums))]),
+                    _flat([sums[l].sum(axis=1) for l in range(1, len(sums))]))
     if not batch.exact:
         _check_finite_gradients(grads.weights + grads.biases + list(path or ()))
     fd = None
@@ -155,7 +175,7 @@ def analyze_batch(batch: Batch, options: Options) -> BatchAnalysis:
         passed=passed,
         backprop=(_flat(grads.weights), _flat(grads.biases)),
         path_sum=path,
-        scale=(_flat(scale.weights), _flat(scale.biases)),
+        scale=scale,
         finite_differences=fd,
     )
 

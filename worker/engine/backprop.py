@@ -5,7 +5,8 @@ With delta_L = dLoss/dOut * sigma'(z_L) and, going down,
     delta_{l-1} = (W_l^T delta_l) * sigma'(z_{l-1}),
 
 the gradient of the weight from node j of layer l-1 to node i of layer l is
-``delta_l[i] * a_{l-1}[j]`` and of the bias of that node ``delta_l[i]``.
+``delta_l[i] * a_{l-1}[j]`` and of the bias of that node ``delta_l[i]``, each summed
+over the samples of the mini-batch (their dLoss/dOut carries the mean's 1/N).
 """
 
 from __future__ import annotations
@@ -52,29 +53,29 @@ def deltas(
     weights : sequence of ndarray
         ``weights[l-1]``: (B, n_l, n_{l-1}).
     derivatives : sequence of ndarray
-        Index l = 1 ... L: sigma'(z_l), (B, n_l).
+        Index l = 1 ... L: sigma'(z_l), (B, N, n_l).
     loss_gradient : ndarray
-        dLoss/dOut, (B, nL).
+        dLoss/dOut, (B, N, nL).
 
     Returns
     -------
     list of ndarray
-        ``result[l]``: (B, n_l); ``result[0]`` is an empty (B, 0) array.
+        ``result[l]``: (B, N, n_l), one row per sample; ``result[0]`` is an empty
+        (B, N, 0) array.
 
     Examples
     --------
     >>> w = [np.array([[[2.0]]]), np.array([[[3.0]]])]
-    >>> d = [None, np.array([[1.0]]), np.array([[1.0]])]
-    >>> [float(x[0, 0]) for x in deltas(w, d, np.array([[1.0]]))[1:]]
+    >>> d = [None, np.array([[[1.0]]]), np.array([[[1.0]]])]
+    >>> [float(x[0, 0, 0]) for x in deltas(w, d, np.array([[[1.0]]]))[1:]]
     [3.0, 1.0]
     """
     depth = len(weights)
-    result: list[Array] = [np.empty((loss_gradient.shape[0], 0))] * (depth + 1)
+    result: list[Array] = [np.empty((*loss_gradient.shape[:2], 0))] * (depth + 1)
     delta = loss_gradient * derivatives[depth]
     result[depth] = delta
     for l in range(depth, 1, -1):
-        back = np.matmul(np.swapaxes(weights[l - 1], 1, 2), delta[:, :, None])[:, :, 0]
-        delta = back * derivatives[l - 1]
+        delta = np.matmul(delta, weights[l - 1]) * derivatives[l - 1]
         result[l - 1] = delta
     return result
 
@@ -92,20 +93,22 @@ def backprop(
     weights : sequence of ndarray
         ``weights[l-1]``: (B, n_l, n_{l-1}).
     values : sequence of ndarray
-        Activations a_l, l = 0 ... L, each (B, n_l).
+        Activations a_l, l = 0 ... L, each (B, N, n_l).
     derivatives : sequence of ndarray
-        Index l = 1 ... L: sigma'(z_l), (B, n_l).
+        Index l = 1 ... L: sigma'(z_l), (B, N, n_l).
     loss_gradient : ndarray
-        dLoss/dOut, (B, nL).
+        dLoss/dOut, (B, N, nL).
 
     Returns
     -------
     Gradients
+        Summed over the samples.
     """
     delta = deltas(weights, derivatives, loss_gradient)
     return Gradients(
-        weights=[delta[l][:, :, None] * values[l - 1][:, None, :] for l in range(1, len(delta))],
-        biases=[delta[l] for l in range(1, len(delta))],
+        weights=[np.matmul(np.swapaxes(delta[l], 1, 2), values[l - 1])
+                 for l in range(1, len(delta))],
+        biases=[delta[l].sum(axis=1) for l in range(1, len(delta))],
     )
 
 

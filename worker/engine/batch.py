@@ -3,6 +3,9 @@
 :func:`parse_batches` validates a list of specs and groups them by shape. Specs
 of one shape are converted with one ``np.array`` call per field; only when that
 fast check finds a problem is each spec parsed on its own, to name the field.
+
+Every network holds N >= 1 samples (docs/CONTRACT.md section 10): a batch's inputs and
+targets carry a sample axis after the network axis, shared by every network of it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .activations import Activation
+from .arrays import float_array
 from .errors import PathgradError
 from .losses import LOSSES, Loss, parse_loss
 from .spec import (
@@ -25,7 +29,6 @@ from .spec import (
     Network,
     check_activation,
     check_layers,
-    float_array,
     parse_spec,
 )
 
@@ -48,7 +51,9 @@ class Batch:
     biases : list of ndarray
         ``biases[l-1]`` has shape (B, n_l).
     input, target : ndarray
-        Shapes (B, n0) and (B, nL).
+        Shapes (B, N, n0) and (B, N, nL): N samples per network.
+    batched : bool
+        Whether the specs gave a mini-batch (lists of samples), even of one.
     """
 
     layers: tuple[int, ...]
@@ -59,13 +64,21 @@ class Batch:
     target: Array
     loss: Loss
     exact: bool
+    batched: bool = False
 
     @property
     def size(self) -> int:
+        """B, the networks."""
         return int(self.input.shape[0])
 
+    @property
+    def samples(self) -> int:
+        """N, the samples of every network."""
+        return int(self.input.shape[1])
+
     def __repr__(self) -> str:
-        return f"Batch(size={self.size}, layers={list(self.layers)}, loss={self.loss})"
+        return (f"Batch(size={self.size}, samples={self.samples}, layers={list(self.layers)}, "
+                f"loss={self.loss})")
 
 
 def stack(networks: Sequence[Network]) -> Batch:
@@ -91,6 +104,7 @@ def stack(networks: Sequence[Network]) -> Batch:
         target=np.stack([n.target for n in networks]),
         loss=first.loss,
         exact=first.exact,
+        batched=first.batched,
     )
 
 
@@ -100,7 +114,7 @@ def take(batch: Batch, rows: Sequence[int]) -> Batch:
     return Batch(layers=batch.layers, weights=[w[index] for w in batch.weights],
                  biases=[b[index] for b in batch.biases], activations=batch.activations,
                  input=batch.input[index], target=batch.target[index], loss=batch.loss,
-                 exact=batch.exact)
+                 exact=batch.exact, batched=batch.batched)
 
 
 def pack(batches: Sequence[Batch]) -> bytes:
@@ -118,7 +132,8 @@ def pack(batches: Sequence[Batch]) -> bytes:
     if any(batch.exact for batch in batches):
         raise ValueError("exact batches cannot be packed: their numbers are fractions")
     header = [{"layers": list(b.layers), "activations": [a.to_json() for a in b.activations],
-               "loss": b.loss.name, "size": b.size} for b in batches]
+               "loss": b.loss.name, "size": b.size, "samples": b.samples,
+               "batched": b.batched} for b in batches]
     parts = [PACKED, json.dumps(header).encode(), b"\n"]
     for batch in batches:
         columns = [a.reshape(batch.size, -1) for a in _fields(batch)]
@@ -140,7 +155,8 @@ def unpack(data: bytes) -> list[Batch]:
     offset, batches = end + 1, []
     for group in json.loads(data[len(PACKED):end]):
         layers, size = tuple(int(n) for n in group["layers"]), int(group["size"])
-        shapes = _shapes(layers)
+        samples = int(group["samples"])
+        shapes = _shapes(layers, samples)
         width = sum(math.prod(shape) for shape in shapes)
         matrix = np.frombuffer(data, dtype="<f8", count=size * width, offset=offset)
         matrix = matrix.astype(np.float64).reshape(size, width)
@@ -154,7 +170,8 @@ def unpack(data: bytes) -> list[Batch]:
         batches.append(Batch(
             layers=layers, weights=arrays[:depth], biases=arrays[depth:2 * depth],
             activations=check_activation(group["activations"], depth), input=arrays[-2],
-            target=arrays[-1], loss=parse_loss(group["loss"]), exact=False))
+            target=arrays[-1], loss=parse_loss(group["loss"]), exact=False,
+            batched=bool(group["batched"])))
     if offset != len(data):
         raise ValueError("packed batches: the numbers do not match the header")
     return batches
@@ -164,11 +181,11 @@ def _fields(batch: Batch) -> list[Array]:
     return [*batch.weights, *batch.biases, batch.input, batch.target]
 
 
-def _shapes(layers: tuple[int, ...]) -> list[tuple[int, ...]]:
+def _shapes(layers: tuple[int, ...], samples: int) -> list[tuple[int, ...]]:
     """Shapes of one network's fields, in :func:`_fields` order."""
     pairs = list(zip(layers[:-1], layers[1:], strict=True))
     shapes: list[tuple[int, ...]] = [(n, m) for m, n in pairs]
-    return shapes + [(n,) for _, n in pairs] + [(layers[0],), (layers[-1],)]
+    return shapes + [(n,) for _, n in pairs] + [(samples, layers[0]), (samples, layers[-1])]
 
 
 def parse_batches(
@@ -259,6 +276,7 @@ def _convert(specs: list[Any], key: Any) -> Batch | None:
     if not _lists_of(columns["weights"], depth) or \
             not _lists_of(columns.get("biases", columns["weights"]), depth):
         return None
+    # One sample per spec only: a mini-batch (or anything else) takes the slow path.
     input_, target = (float_array(columns[name], (size, n))
                       for name, n in (("input", layers[0]), ("target", layers[-1])))
     per_layer = [list(zip(*columns["weights"], strict=True))]
@@ -274,8 +292,9 @@ def _convert(specs: list[Any], key: Any) -> Batch | None:
     if any(a is None or not np.isfinite(a).all() for a in arrays):
         return None
     return Batch(layers=layers, weights=weights, biases=biases,  # type: ignore[arg-type]
-                 activations=activations, input=input_, target=target,  # type: ignore[arg-type]
-                 loss=LOSSES[loss_name], exact=False)
+                 activations=activations, input=input_[:, None, :],  # type: ignore[index]
+                 target=target[:, None, :], loss=LOSSES[loss_name],  # type: ignore[index]
+                 exact=False)
 
 
 def _lists_of(values: list[Any], length: int) -> bool:

@@ -9,14 +9,18 @@ from its position. Every page carries the certified remainder: ``abs_sum`` (the 
 ``listed_abs_sum`` (over every path listed so far in this order), so that
 ``|total - listed_sum| <= abs_sum - listed_abs_sum``.
 
+A mini-batch's path contributes the sum over the samples of its per-sample
+contributions (each with the mean's 1/N). Its ``abs_sum`` and ``listed_abs_sum`` sum
+each sample's |contribution| (the same backward pass on absolute values), which is
+at least |contribution|: the bound still holds, and is what can be certified
+without listing every path. For one sample they are the plain sums of |contribution|.
+
 The enumeration of :mod:`worker.engine.paths` stays the independent check of backprop;
 the tests hold these pages to it wherever it can run.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 from collections.abc import Sequence
@@ -28,11 +32,13 @@ import numpy.typing as npt
 
 from .backprop import deltas
 from .batch import stack
-from .chains import Chain, best
+from .chains import Chain
+from .cursors import decode_cursor, encode_cursor
 from .errors import OptionError
 from .exact import as_float
 from .forward import Forward, forward
 from .names import Names
+from .ranking import best
 from .spec import Network
 
 __all__ = [
@@ -100,10 +106,10 @@ def contributions(
     batch = stack([net])
     passed = forward(batch, subgradient)
     chain = _parameter_chain(net, passed, l, i, j)
-    offset = _decode_cursor(cursor, weight, order, chain.count)
+    offset = decode_cursor(cursor, weight, order, chain.count)
     head = ([names.nodes[l - 1][j]], [names.weights[l - 1][i][j]]) if j is not None else ([], [])
-    delta = deltas(batch.weights, passed.derivatives, passed.loss_gradient)
-    gradient = delta[l][0, i] * (passed.values[l - 1][0, j] if j is not None else 1)
+    delta = deltas(batch.weights, passed.derivatives, passed.loss_gradient)[l][0, :, i]
+    gradient = (delta * passed.values[l - 1][0, :, j]).sum() if j is not None else delta.sum()
     page = {"weight": weight, "gradient": gradient}
     return _page(page, net, names, chain, order, offset, size, head, weight)
 
@@ -145,7 +151,7 @@ def top_paths(
     size = _check_limit(limit)
     chain = _network_chain(net, forward(stack([net]), subgradient), keep)
     query = json.dumps([through, output])
-    offset = _decode_cursor(cursor, query, order, chain.count)
+    offset = decode_cursor(cursor, query, order, chain.count)
     page = {"through": through, "output": output}
     return _page(page, net, names, chain, order, offset, size, ([], []), query)
 
@@ -157,7 +163,8 @@ def node_flow(net: Network, node: str, *, subgradient: str = "min_norm") -> dict
     -------
     dict
         ``node``, ``value`` (its activation; an input's value), ``delta`` (dLoss/dz;
-        for an input dLoss/dX), ``flow`` (the sum of the contributions of the paths
+        for an input dLoss/dX) -- for a mini-batch both lists of N, one per sample --,
+        ``flow`` (the sum of the contributions of the paths
         through it), ``abs_flow`` (of their absolute values), ``paths_through``.
 
     Raises
@@ -172,11 +179,14 @@ def node_flow(net: Network, node: str, *, subgradient: str = "min_norm") -> dict
     chain = _network_chain(net, passed, {l: i})
     delta = deltas(batch.weights, passed.derivatives, passed.loss_gradient)
     if l == 0:
-        gradient = (delta[1][0] @ net.weights[0])[i]  # dLoss/dX
+        gradient = (delta[1][0] @ net.weights[0])[:, i]  # dLoss/dX of each sample
     else:
-        gradient = delta[l][0, i]
-    record: dict[str, Any] = {"node": node, "value": passed.values[l][0, i], "delta": gradient,
-                              "flow": chain.total(), "abs_flow": chain.magnitudes().total(),
+        gradient = delta[l][0, :, i]
+    value = passed.values[l][0, :, i]
+    per_sample = (list if net.batched else (lambda column: column[0]))
+    record: dict[str, Any] = {"node": node, "value": per_sample(value),
+                              "delta": per_sample(gradient), "flow": chain.total(),
+                              "abs_flow": chain.magnitudes().total(),
                               "paths_through": chain.count}
     return _numbers(record, ("value", "delta", "flow", "abs_flow"), net.exact)
 
@@ -206,7 +216,7 @@ def check_page(
         keep = _restriction(names, through, output)
         count = math.prod(1 if l in keep else n for l, n in enumerate(layers))
         depth, query = len(layers) - 1, json.dumps([through, output])
-    offset = _decode_cursor(cursor, query, order, count)
+    offset = decode_cursor(cursor, query, order, count)
     if order != "index":
         _check_work(min(offset + size, count), depth)
 
@@ -216,33 +226,37 @@ def check_page(
 
 def _parameter_chain(net: Network, passed: Forward, l: int, i: int, j: int | None) -> Chain:
     """The paths of weight (l, i, j), or of the bias of neuron (l, i) when j is None."""
-    source = passed.values[l - 1][0, j] if j is not None else _one(net.exact)
-    start = np.array([source * passed.derivatives[l][0, i]], dtype=_dtype(net))  # type: ignore[index]
-    steps = [_step(net, passed, m) for m in range(l + 1, net.depth + 1)]
+    derivative = passed.derivatives[l]
+    assert derivative is not None  # set for every layer l >= 1 by the forward pass
+    source = passed.values[l - 1][0, :, j] if j is not None else _one(net.exact)
+    start = (source * derivative[0, :, i])[:, None]
+    steps = [net.weights[m - 1].T for m in range(l + 1, net.depth + 1)]
+    gates = [_gate(passed, m) for m in range(l + 1, net.depth + 1)]
     if steps:
         steps[0] = steps[0][[i]]
     neurons = (np.array([i]), *(np.arange(n) for n in net.layers[l + 1:]))
-    end = passed.loss_gradient[0] if steps else passed.loss_gradient[0][[i]]
-    return Chain(start, steps, end, neurons, tuple(range(l, net.depth + 1)), net.exact)
+    end = passed.loss_gradient[0] if steps else passed.loss_gradient[0][:, [i]]
+    return Chain(np.asarray(start, dtype=_dtype(net)), steps, gates, end, neurons,
+                 tuple(range(l, net.depth + 1)), net.exact)
 
 
 def _network_chain(net: Network, passed: Forward, keep: dict[int, int]) -> Chain:
     """The input-to-output paths, through neuron ``keep[l]`` at the layers ``keep`` names."""
     neurons = tuple(np.array([keep[l]]) if l in keep else np.arange(n)
                     for l, n in enumerate(net.layers))
-    steps = [_step(net, passed, m)[np.ix_(neurons[m - 1], neurons[m])]
+    steps = [net.weights[m - 1].T[np.ix_(neurons[m - 1], neurons[m])]
              for m in range(1, net.depth + 1)]
-    start = passed.values[0][0][neurons[0]]
-    end = passed.loss_gradient[0][neurons[-1]]
-    return Chain(start, steps, end, neurons, tuple(range(net.depth + 1)), net.exact)
+    gates = [_gate(passed, m)[:, neurons[m]] for m in range(1, net.depth + 1)]
+    start = passed.values[0][0][:, neurons[0]]
+    end = passed.loss_gradient[0][:, neurons[-1]]
+    return Chain(start, steps, gates, end, neurons, tuple(range(net.depth + 1)), net.exact)
 
 
-def _step(net: Network, passed: Forward, m: int) -> Array:
-    """The factor of going from neuron i of layer m-1 to i' of m: W_m[i', i] * sigma'_m(i')."""
+def _gate(passed: Forward, m: int) -> Array:
+    """sigma'_m of every neuron of layer m, per sample: (N, n_m)."""
     derivative = passed.derivatives[m]
     assert derivative is not None  # set for every layer m >= 1 by the forward pass
-    step: Array = net.weights[m - 1].T * derivative[0][None, :]
-    return step
+    return derivative[0]
 
 
 def _restriction(names: Names, through: str | None, output: str | None) -> dict[int, int]:
@@ -282,8 +296,10 @@ def _page(
         ranked = best(chain, stop, largest=order == "abs_desc")
         every = [chain.value(path) for path in ranked]
         positions, values = ranked[offset:], every[offset:]
+        # One sample: sum |contribution|; a mini-batch: each sample's (see the module).
+        sizes = every if chain.samples == 1 else [magnitude.value(path) for path in ranked]
         listed = (sum(every, start=_zero(net.exact)),
-                  sum((abs(v) for v in every), start=_zero(net.exact)))
+                  sum((abs(v) for v in sizes), start=_zero(net.exact)))
     page |= {"total_paths": chain.count, "order": order, "abs_sum": magnitude.total(),
              "listed_sum": listed[0], "listed_abs_sum": listed[1]}
     numbers = [key for key in ("gradient", "abs_sum", "listed_sum", "listed_abs_sum")
@@ -291,7 +307,7 @@ def _page(
     _numbers(page, numbers, net.exact)
     page["paths"] = [_record(names, chain, head, offset + rank + 1, path, value, net.exact)
                      for rank, (path, value) in enumerate(zip(positions, values, strict=True))]
-    page["next_cursor"] = _encode_cursor(query, order, stop) if stop < chain.count else None
+    page["next_cursor"] = encode_cursor(query, order, stop) if stop < chain.count else None
     return page
 
 
@@ -312,9 +328,15 @@ def _record(
 
 
 def _numbers(record: dict[str, Any], keys: Sequence[str], exact: bool) -> dict[str, Any]:
-    """Turn ``keys`` into floats (None beyond float64), with ``*_exact`` strings when exact."""
+    """Turn ``keys`` into floats (None beyond float64), with ``*_exact`` strings when exact;
+    a list (one number per sample) item by item."""
     for key in keys:
         value = record[key]
+        if isinstance(value, list):
+            record[key] = [as_float(v) for v in value]
+            if exact:
+                record[f"{key}_exact"] = [str(Fraction(v)) for v in value]
+            continue
         record[key] = as_float(value)
         if exact:
             record[f"{key}_exact"] = str(Fraction(value))
@@ -333,7 +355,7 @@ def _dtype(net: Network) -> Any:
     return object if net.exact else np.float64
 
 
-# --- checks and cursors -----------------------------------------------------------------
+# --- checks -----------------------------------------------------------------
 
 
 def _check_order(order: str) -> None:
@@ -356,25 +378,3 @@ def _check_work(stop: int, depth: int) -> None:
             "cursor", f"a page that ends at rank {stop} of paths {depth + 1} neurons long "
             f"takes about {work:.3g} steps, over the limit of {MAX_PAGE_WORK:.3g}; ask "
             "for fewer paths, or order index (any position, at no such cost)")
-
-
-def _encode_cursor(query: str, order: str, offset: int) -> str:
-    raw = json.dumps({"q": query, "o": order, "k": offset}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None, query: str, order: str, total: int) -> int:
-    if cursor is None:
-        return 0
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        state = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        offset = state["k"]
-        valid = state["q"] == query and state["o"] == order and type(offset) is int
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError, RecursionError):
-        valid, offset = False, 0
-    if not valid or not 0 <= offset < total:
-        raise OptionError(
-            "cursor", f"expected the next_cursor of an earlier page of these paths in order "
-            f"{order}")
-    return int(offset)

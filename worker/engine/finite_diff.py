@@ -1,6 +1,7 @@
 """Central finite differences: a third witness that uses the forward pass only.
 
-For each parameter p, (Loss(p + h) - Loss(p - h)) / 2h with h relative to |p|.
+For each parameter p, (Loss(p + h) - Loss(p - h)) / 2h with h relative to |p|; the
+loss of a mini-batch is its mean over the samples, so every step runs every sample.
 A step that moves any relu/leaky_relu pre-activation, or an l1 output difference,
 across zero (or off an exact zero) crosses a kink, where the loss is not smooth:
 such parameters are skipped and named.
@@ -82,7 +83,9 @@ def finite_differences(batch: Batch, b: int, base: Forward, subgradient: str) ->
     signature = _kink_signature(batch, base, b)
     gradient = np.empty(count, dtype=object if batch.exact else np.float64)
     crossed = np.zeros(count, dtype=bool)
-    per_chunk = max(1, _BUDGET // (2 * count))
+    # Each perturbed copy holds its parameters and every sample's forward pass.
+    per_copy = count + batch.samples * sum(batch.layers)
+    per_chunk = max(1, _BUDGET // (2 * per_copy))
     for first in range(0, count, per_chunk):
         chosen = np.arange(first, min(first + per_chunk, count))
         k = len(chosen)
@@ -115,8 +118,8 @@ def _unflatten(batch: Batch, b: int, points: Array, shapes: list[tuple[int, ...]
         arrays.append(points[:, at : at + size].reshape(len(points), *shape))
         at += size
     repeat = len(points)
-    inputs = np.broadcast_to(batch.input[b], (repeat, batch.input.shape[1]))
-    targets = np.broadcast_to(batch.target[b], (repeat, batch.target.shape[1]))
+    inputs = np.broadcast_to(batch.input[b], (repeat, *batch.input.shape[1:]))
+    targets = np.broadcast_to(batch.target[b], (repeat, *batch.target.shape[1:]))
     return Batch(
         layers=batch.layers,
         weights=arrays[0::2],
@@ -126,21 +129,26 @@ def _unflatten(batch: Batch, b: int, points: Array, shapes: list[tuple[int, ...]
         target=targets,
         loss=batch.loss,
         exact=batch.exact,
+        batched=batch.batched,
     )
 
 
 def _kink_signature(batch: Batch, passed: Forward, b: int | None) -> Array:
-    """Signs of everything with a kink: relu/leaky pre-activations and l1 output differences."""
+    """Signs of everything with a kink: relu/leaky pre-activations and l1 output differences.
+
+    One row per network: every sample's signs, side by side.
+    """
+    size = passed.loss.shape[0]
     parts = []
     for l, activation in enumerate(batch.activations, start=1):
         if activation.kinked:
             z = passed.pre[l]
             assert z is not None
-            parts.append(_sign(z))
+            parts.append(_sign(z).reshape(size, -1))
     if batch.loss.kinked:
-        parts.append(_sign(passed.values[-1] - batch.target))
+        parts.append(_sign(passed.values[-1] - batch.target).reshape(size, -1))
     if not parts:
-        parts.append(np.zeros((passed.loss.shape[0], 0), dtype=np.int8))
+        parts.append(np.zeros((size, 0), dtype=np.int8))
     signs = np.concatenate(parts, axis=1)
     return signs if b is None else signs[b]
 

@@ -84,7 +84,8 @@ def formula(
     OptionError
         If ``max_paths`` is not a positive integer.
     SpecError, ExactArithmeticError
-        If the spec is invalid, naming the field.
+        If the spec is invalid, naming the field, or its input is a mini-batch of
+        more than one sample.
     UnknownWeightError
         If ``weight`` is not a weight of the network.
     PathLimitError
@@ -102,6 +103,10 @@ def formula(
 
     _check_max_paths(max_paths)
     net = _parse(spec)
+    if net.samples > 1:
+        raise SpecError("input", f"a formula is of one sample, in its symbols X1, Y ...; this "
+                        f"input is a mini-batch of {net.samples} samples (the mean loss's "
+                        "gradient is the mean of one formula's values over them)")
     names = Names.of(net.layers)
     l, row, col = names.locate(weight)
     name = names.weights[l - 1][row][col]

@@ -61,12 +61,12 @@ class Loss:
     def apply(
         self, out: Array, target: Array, subgradient: str, exact: bool
     ) -> tuple[Array, Array, Array]:
-        """Return the loss (B,), dLoss/dOut and where it is on a kink (both (B, K)).
+        """Return the loss (...), dLoss/dOut and where it is on a kink (both (..., K)).
 
         Parameters
         ----------
         out, target : ndarray
-            (B, K) outputs and targets.
+            (..., K) outputs and targets: the last axis is the outputs'.
         subgradient : {"min_norm", "left", "right"}
             dLoss/dOut taken on a kink.
         exact : bool
@@ -109,7 +109,7 @@ class L1(Loss):
         one = _constant(Fraction(1), exact)
         at_kink = _constant(self.at_kink(subgradient), exact)
         sign = np.where(positive, one, np.where(negative, -one, at_kink)).astype(out.dtype)
-        return np.abs(diff).sum(axis=1), sign, ~(positive | negative)
+        return np.abs(diff).sum(axis=-1), sign, ~(positive | negative)
 
     def symbolic_gradient(
         self, outs: Sequence[sympy.Symbol], targets: Sequence[sympy.Symbol]
@@ -138,8 +138,8 @@ class Mse(Loss):
         self, out: Array, target: Array, subgradient: str, exact: bool
     ) -> tuple[Array, Array, Array]:
         diff = out - target
-        count = out.shape[1]
-        return (diff * diff).sum(axis=1) / count, diff * 2 / count, _no_kinks(out)
+        count = out.shape[-1]
+        return (diff * diff).sum(axis=-1) / count, diff * 2 / count, _no_kinks(out)
 
     def symbolic_gradient(
         self, outs: Sequence[sympy.Symbol], targets: Sequence[sympy.Symbol]
@@ -169,7 +169,7 @@ class HalfSse(Loss):
         self, out: Array, target: Array, subgradient: str, exact: bool
     ) -> tuple[Array, Array, Array]:
         diff = out - target
-        return (diff * diff).sum(axis=1) / 2, diff, _no_kinks(out)
+        return (diff * diff).sum(axis=-1) / 2, diff, _no_kinks(out)
 
     def symbolic_gradient(
         self, outs: Sequence[sympy.Symbol], targets: Sequence[sympy.Symbol]
@@ -193,11 +193,11 @@ class SoftmaxCrossEntropy(Loss):
     def apply(
         self, out: Array, target: Array, subgradient: str, exact: bool
     ) -> tuple[Array, Array, Array]:
-        shifted = out - out.max(axis=1, keepdims=True)
-        log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        shifted = out - out.max(axis=-1, keepdims=True)
+        log_softmax = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
         softmax = np.exp(log_softmax)
-        loss = -(target * log_softmax).sum(axis=1)
-        gradient = softmax * target.sum(axis=1, keepdims=True) - target
+        loss = -(target * log_softmax).sum(axis=-1)
+        gradient = softmax * target.sum(axis=-1, keepdims=True) - target
         return loss, gradient, _no_kinks(out)
 
     def symbolic_gradient(

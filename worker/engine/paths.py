@@ -215,35 +215,47 @@ def path_sums(
     *,
     budget: int = CHUNK_ELEMENTS,
 ) -> list[Array]:
-    """Sum every suffix path's product per starting neuron, for a whole batch.
+    """Sum every suffix path's product per starting neuron and sample, for a whole batch.
 
-    Networks are taken in slices small enough that each slice's products fit the
-    budget; a network too large for it alone is enumerated in blocks.
+    Each sample of each network is enumerated on its own (its derivatives and dLoss/dOut
+    differ; the weights are its network's): rows are taken in slices small enough that
+    each slice's products fit the budget; a row too large for it alone is enumerated
+    in blocks.
 
     Parameters
     ----------
-    weights, derivatives, loss_gradient
-        As for :class:`SuffixPaths`.
+    weights : sequence of ndarray
+        ``weights[l-1]``: (B, n_l, n_{l-1}).
+    derivatives : sequence of ndarray
+        Index l = 1 ... L: sigma'(z_l), (B, N, n_l) (index 0 unused).
+    loss_gradient : ndarray
+        dLoss/dOut, (B, N, nL).
     budget : int
         Most products in memory at once.
 
     Returns
     -------
     list of ndarray
-        ``result[l]``: (B, n_l) for l = 1 ... L.
+        ``result[l]``: (B, N, n_l) for l = 1 ... L.
     """
-    batch = int(loss_gradient.shape[0])
+    batch, samples = (int(n) for n in loss_gradient.shape[:2])
+    rows = batch * samples
     layers = (weights[0].shape[2], *(w.shape[1] for w in weights))
     per_slice = max(1, budget // math.prod(layers[1:]))
-    if per_slice >= batch:
-        return SuffixPaths(weights, derivatives, loss_gradient, budget=budget).sums()
     parts: list[list[Array]] = []
-    for first in range(0, batch, per_slice):
-        part = slice(first, first + per_slice)
+    for first in range(0, rows, per_slice):
+        if samples == 1:  # rows are networks: slices of the arrays, no copies
+            rows_of: Any = slice(first, first + per_slice)
+            network, sample = rows_of, 0
+        else:
+            rows_of = np.arange(first, min(first + per_slice, rows))
+            network, sample = rows_of // samples, rows_of % samples
         parts.append(SuffixPaths(
-            [w[part] for w in weights],
-            [None if d is None else d[part] for d in derivatives],
-            loss_gradient[part],
+            [w[network] for w in weights],
+            [None if d is None else d[network, sample] for d in derivatives],
+            loss_gradient[network, sample],
             budget=budget,
         ).sums())
-    return [np.concatenate([p[l] for p in parts]) for l in range(len(parts[0]))]
+    return [np.concatenate([p[l] for p in parts]).reshape(batch, samples, layers[l])
+            if l else np.empty((batch, samples, 0), dtype=parts[0][0].dtype)
+            for l in range(len(parts[0]))]

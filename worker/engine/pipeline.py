@@ -49,7 +49,7 @@ def analyze_batches(
     """
     for members, batch in batches:
         try:
-            check_limits(batch.layers, options)
+            check_limits(batch.layers, options, batch.samples)
         except PathgradError as error:
             raise prefixed(error, members[0], count) from None
     results: list[dict[str, Any]] = [{} for _ in range(count)]
@@ -74,7 +74,7 @@ def analyze_checked(batch: Batch, options: Options) -> tuple[BatchAnalysis, list
     AgreementError
         When backprop and the path sum disagree.
     """
-    check_limits(batch.layers, options)
+    check_limits(batch.layers, options, batch.samples)
     return _analyze(batch, options, ["network"] * batch.size)
 
 

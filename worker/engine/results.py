@@ -3,12 +3,15 @@
 This module only turns arrays (the analysis and its agreement) into dicts. Arrays
 are converted with one ``tolist()`` per batch and column: building Python dicts is
 the costliest part of analysing many small networks.
+
+For a mini-batch (docs/CONTRACT.md section 10) ``outputs`` and the node fields
+``pre``, ``value`` and ``derivative`` are lists of N, one number per sample, and the
+result says ``samples``; ``loss`` and every gradient are of the mean loss.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -18,6 +21,7 @@ import numpy.typing as npt
 from .agreement import Agreement, Comparison, disagreement
 from .analysis import BatchAnalysis
 from .exact import as_float
+from .exact_results import add_exact
 from .names import Names
 from .options import Options
 from .paths import paths_per_node, suffix_path_count
@@ -75,15 +79,16 @@ def _build(
             for records in per_network:
                 for record in records:
                     record["finite_difference"] = next(values)
+    batched = batch.batched
     nodes = _node_records(size, meta, *(
-        _flat(np.concatenate(arrays[1:], axis=1), exact)  # type: ignore[arg-type]
+        _per_sample(np.concatenate(arrays[1:], axis=2), batched, exact)  # type: ignore[arg-type]
         for arrays in (passed.pre, passed.values, passed.derivatives)))
     agreements = _agreement(agreement, options, exact)
     losses = _flat(passed.loss, exact)
-    outputs = _columns(passed.values[-1], exact)
-    enumerated = suffix_path_count(batch.layers) if options.path_sum else 0
-    kinks = [k.any(axis=1) for k in passed.kinks[1:] if k is not None]
-    kinked: list[bool] = np.any([passed.loss_kinks.any(axis=1), *kinks], axis=0).tolist()
+    outputs = _split(_per_sample(passed.values[-1], batched, exact), size, len(meta.outputs))
+    enumerated = suffix_path_count(batch.layers) * batch.samples if options.path_sum else 0
+    kinks = [k.any(axis=(1, 2)) for k in passed.kinks[1:] if k is not None]
+    kinked: list[bool] = np.any([passed.loss_kinks.any(axis=(1, 2)), *kinks], axis=0).tolist()
     # Most networks have nothing to warn about: only the others go through _warnings.
     plain = analysis.path_sum is not None and analysis.finite_differences is None
     results = []
@@ -100,7 +105,9 @@ def _build(
             "warnings": [] if plain and not kink and agreed["ok"]
             else _warnings(analysis, agreement, options, b, agreed, kink),
         })
-        if exact and _add_exact(results[-1], analysis, b):
+        if batched:
+            results[-1]["samples"] = batch.samples
+        if exact and add_exact(results[-1], analysis, b):
             results[-1]["warnings"].append(
                 "some values are beyond float64: their number fields are null; the "
                 "*_exact strings beside them hold the exact values")
@@ -200,16 +207,20 @@ def _meta(layers: tuple[int, ...]) -> _Meta:
     return _META_CACHE[layers]
 
 
-def _columns(array: Array, exact: bool) -> list[list[Any]]:
-    """Rows of a (B, n) array as lists of floats (None for NaN, or an exact value that is
-    missing or beyond float64: its ``*_exact`` string still has it)."""
+def _per_sample(array: Array, batched: bool, exact: bool) -> list[Any]:
+    """A (B, N, n) array as B * n items, network after network: each item a number, or
+    for a mini-batch the list of its N samples' numbers."""
+    if not batched:
+        return _flat(array[:, 0], exact)
+    size, samples, width = array.shape
+    rows = np.swapaxes(array, 1, 2).reshape(size * width, samples)
     if exact:
-        return [[None if v is None else as_float(v) for v in row] for row in array.tolist()]
-    if np.isnan(array).any():
-        holes = array.astype(object)
-        holes[np.isnan(array)] = None
+        return [[None if v is None else as_float(v) for v in row] for row in rows.tolist()]
+    if np.isnan(rows).any():
+        holes = rows.astype(object)
+        holes[np.isnan(rows)] = None
         return holes.tolist()
-    return array.tolist()
+    return rows.tolist()
 
 
 def _flat(array: Array, exact: bool) -> list[Any]:
@@ -312,63 +323,30 @@ def _kink_warnings(analysis: BatchAnalysis, options: Options, b: int) -> list[st
         kinks, slopes = passed.kinks[l], passed.derivatives[l]
         if kinks is None or slopes is None or not kinks[b].any():
             continue
-        for i in np.flatnonzero(kinks[b]).tolist():
-            warnings.append(f"kink: {name} at {names.nodes[l][i]} (pre-activation exactly 0); "
-                            f"subgradient {rule} uses derivative {_show(slopes[b][i])}")
-    for k in np.flatnonzero(passed.loss_kinks[b]).tolist():
+        for i in np.flatnonzero(kinks[b].any(axis=0)).tolist():
+            samples = np.flatnonzero(kinks[b][:, i])
+            warnings.append(f"kink: {name} at {names.nodes[l][i]}{_where(batch, samples)} "
+                            f"(pre-activation exactly 0); subgradient {rule} uses derivative "
+                            f"{_show(slopes[b][samples[0], i])}")
+    loss_kinks = passed.loss_kinks[b]
+    for k in np.flatnonzero(loss_kinks.any(axis=0)).tolist():
         out, y = names.nodes[-1][k], names.targets[k]
-        warnings.append(f"kink: |{out} - {y}| at {out} = {y}; subgradient {rule} uses "
-                        f"dLoss/d{out} = {_show(passed.loss_gradient[b][k])}")
+        samples = np.flatnonzero(loss_kinks[:, k])
+        # dLoss/dOut of the mean carries 1/N: the rule's derivative is the sample's times N.
+        slope = passed.loss_gradient[b][samples[0], k] * batch.samples
+        warnings.append(f"kink: |{out} - {y}| at {out} = {y}{_where(batch, samples)}; "
+                        f"subgradient {rule} uses dLoss/d{out} = {_show(slope)}")
     return warnings
+
+
+def _where(batch: Any, samples: Array) -> str:
+    """`` in samples 0, 3 (2 of 32)`` for a mini-batch; nothing for one sample."""
+    if not batch.batched:
+        return ""
+    shown = ", ".join(map(str, samples[:10].tolist())) + (", ..." if len(samples) > 10 else "")
+    plural = "s" if len(samples) > 1 else ""
+    return f" in sample{plural} {shown} ({len(samples)} of {batch.samples})"
 
 
 def _show(value: Any) -> str:
     return str(Fraction(value)) if isinstance(value, Fraction | int) else f"{float(value):g}"
-
-
-# --- exact strings ---------------------------------------------------------------------
-
-
-def _add_exact(result: dict[str, Any], analysis: BatchAnalysis, b: int) -> bool:
-    """Give every number of an exact result its exact string beside it (``*_exact``).
-
-    Returns whether a number is beyond float64 (its float field null, its string not).
-    """
-    passed, batch = analysis.passed, analysis.batch
-    text = _exact_texts
-    result["loss_exact"] = str(Fraction(passed.loss[b]))
-    result["outputs_exact"] = dict(zip(result["outputs"], text(passed.values[-1][b]),
-                                       strict=True))
-    columns = {key: np.concatenate([a[b] for a in arrays[1:]])  # type: ignore[index]
-               for key, arrays in (("pre", passed.pre), ("value", passed.values),
-                                   ("derivative", passed.derivatives))}
-    overflow = result["loss"] is None or None in result["outputs"].values()
-    overflow |= _attach(result["nodes"], columns)
-    weights = {"value": np.concatenate([w[b].ravel() for w in batch.weights]),
-               "gradient": analysis.backprop[0][b], "backprop": analysis.backprop[0][b],
-               "path_sum": None if analysis.path_sum is None else analysis.path_sum[0][b]}
-    biases = {"gradient": analysis.backprop[1][b], "backprop": analysis.backprop[1][b],
-              "path_sum": None if analysis.path_sum is None else analysis.path_sum[1][b]}
-    if analysis.finite_differences is not None:
-        fd = analysis.finite_differences[b]
-        weights["finite_difference"] = np.concatenate([a.ravel() for a in fd.weights])
-        biases["finite_difference"] = np.concatenate([a.ravel() for a in fd.biases])
-    overflow |= _attach(result["weights"], weights)
-    overflow |= _attach(result["biases"], biases)
-    return overflow
-
-
-def _exact_texts(values: Array | None) -> list[str | None]:
-    return [None if v is None else str(Fraction(v)) for v in values.tolist()] \
-        if values is not None else []
-
-
-def _attach(records: list[dict[str, Any]], columns: Mapping[str, Array | None]) -> bool:
-    """Add ``<key>_exact`` strings; return whether a float field is null beside its string."""
-    overflow = False
-    for key, values in columns.items():
-        texts = _exact_texts(values) if values is not None else [None] * len(records)
-        for record, text in zip(records, texts, strict=True):
-            record[f"{key}_exact"] = text
-            overflow |= text is not None and record[key] is None
-    return overflow

@@ -4,6 +4,10 @@ A spec is the JSON object of docs/CONTRACT.md section 1. :func:`parse_spec` chec
 every field and turns it into a :class:`Network`. Numbers may be JSON numbers,
 NumPy scalars or NumPy arrays (``weights[l]`` an (n_l, n_{l-1}) array, ``input`` a
 vector), so a spec built in Python need not be converted to lists first.
+
+``input`` is one sample (n0 numbers) or a mini-batch (N lists of n0 numbers, section
+10), with ``target`` alike; either way a :class:`Network` holds them as (N, n0) and
+(N, nL) arrays, N = 1 for one sample, and remembers which the spec gave.
 """
 
 from __future__ import annotations
@@ -11,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from itertools import chain
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .activations import ACTIVATIONS, Activation, parse_activation
+from .arrays import Reader, full, read_matrix, read_numbers, read_vector, shape_of
 from .errors import ExactArithmeticError, SpecError, brief, kind
 from .exact import exact_number, exact_str, float_number
 from .losses import LOSSES, Loss, parse_loss
@@ -25,24 +29,24 @@ from .losses import LOSSES, Loss, parse_loss
 __all__ = [
     "MAX_DEPTH",
     "MAX_LAYER_SIZE",
+    "MAX_SAMPLES",
     "Network",
     "REQUIRED_FIELDS",
     "SPEC_FIELDS",
     "check_activation",
     "check_layers",
-    "float_array",
     "parse_spec",
 ]
 
 MAX_LAYER_SIZE = 100_000
 MAX_DEPTH = 1_000
+MAX_SAMPLES = 100_000
 
 SPEC_FIELDS = frozenset(("layers", "weights", "biases", "activation", "input", "target", "loss"))
 REQUIRED_FIELDS = frozenset(("layers", "weights", "activation", "input", "target", "loss"))
 _FIELD_ORDER = ("layers", "weights", "biases", "activation", "input", "target", "loss")
 
 Array = npt.NDArray[Any]
-Reader = Callable[[Any, str], Any]
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,10 +64,12 @@ class Network:
     activations : tuple of Activation
         One per non-input layer.
     input, target : ndarray
-        Shapes (n0,) and (nL,).
+        Shapes (N, n0) and (N, nL): one row per sample.
     loss : Loss
     exact : bool
         True when the arrays hold ``fractions.Fraction`` objects.
+    batched : bool
+        Whether the spec gave a mini-batch (lists of samples), even of one.
     """
 
     layers: tuple[int, ...]
@@ -74,6 +80,7 @@ class Network:
     target: Array
     loss: Loss
     exact: bool = False
+    batched: bool = False
 
     @property
     def depth(self) -> int:
@@ -81,9 +88,15 @@ class Network:
         return len(self.layers) - 1
 
     @property
+    def samples(self) -> int:
+        """N, the samples of the mini-batch (1 for one sample)."""
+        return int(self.input.shape[0])
+
+    @property
     def shape_key(self) -> tuple[Any, ...]:
         """What networks must share to be stacked into one batch."""
-        return (self.layers, self.activations, self.loss, self.exact)
+        return (self.layers, self.activations, self.loss, self.exact, self.samples,
+                self.batched)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the canonical spec: every field present, numbers normalised."""
@@ -93,8 +106,8 @@ class Network:
             "weights": [[[number(v) for v in row] for row in w] for w in self.weights],
             "biases": [[number(v) for v in b] for b in self.biases],
             "activation": [a.to_json() for a in self.activations],
-            "input": [number(v) for v in self.input],
-            "target": [number(v) for v in self.target],
+            "input": _rows(self.input, number, self.batched),
+            "target": _rows(self.target, number, self.batched),
             "loss": self.loss.name,
         }
 
@@ -144,33 +157,80 @@ def parse_spec(spec: Any, *, exact: bool = False) -> Network:
             raise SpecError(key, "required field is missing")
     layers = check_layers(spec["layers"])
     depth = len(layers) - 1
-    activations = check_activation(spec["activation"], depth)
+    activations = check_activation(spec["activation"], depth, exact=exact)
     loss = parse_loss(spec["loss"])
     if exact:
         _check_rational(activations, loss)
     number: Reader = exact_number if exact else float_number
     matrices = _check_list_len(spec["weights"], "weights", depth, "one matrix per non-input layer")
     weights = tuple(
-        _matrix(spec["weights"][l], f"weights[{l}]", (layers[l + 1], layers[l]), number)
+        read_matrix(spec["weights"][l], f"weights[{l}]", (layers[l + 1], layers[l]), number)
         for l in matrices
     )
     if spec.get("biases") is None:
         zero: Any = Fraction(0) if exact else 0.0
-        biases = tuple(_full(size, zero, exact) for size in layers[1:])
+        biases = tuple(full(size, zero, exact) for size in layers[1:])
     else:
         _check_list_len(spec["biases"], "biases", depth, "one vector per non-input layer")
-        biases = tuple(_vector(spec["biases"][l], f"biases[{l}]", layers[l + 1], number)
+        biases = tuple(read_vector(spec["biases"][l], f"biases[{l}]", layers[l + 1], number)
                        for l in range(depth))
+    inputs, targets, batched = _samples(spec["input"], spec["target"], layers, number)
     return Network(
         layers=layers,
         weights=weights,
         biases=biases,
         activations=activations,
-        input=_vector(spec["input"], "input", layers[0], number),
-        target=_vector(spec["target"], "target", layers[-1], number),
+        input=inputs,
+        target=targets,
         loss=loss,
         exact=exact,
+        batched=batched,
     )
+
+
+def _samples(
+    given: Any, wanted: Any, layers: tuple[int, ...], number: Reader
+) -> tuple[Array, Array, bool]:
+    """``input`` and ``target`` as (N, n0) and (N, nL), and whether they were a mini-batch."""
+    if not _is_batch(given):
+        if _is_batch(wanted):
+            raise SpecError("target", f"expected {layers[-1]} numbers (input is one sample), "
+                            f"got {len(wanted)} rows")
+        inputs = read_vector(given, "input", layers[0], number)[None, :]
+        targets = read_vector(wanted, "target", layers[-1], number)[None, :]
+        return inputs, targets, False
+    count = len(given)
+    if count > MAX_SAMPLES:
+        raise SpecError("input", f"expected at most {MAX_SAMPLES} samples, got {count}")
+    if not _is_batch(wanted) or len(wanted) != count:
+        shown = f"{len(wanted)} rows" if _is_batch(wanted) else "one sample's numbers"
+        raise SpecError("target", f"expected {count} rows of {layers[-1]} numbers (one per "
+                        f"sample of input), got {shown}")
+    return (_rows_of(given, "input", count, layers[0], number),
+            _rows_of(wanted, "target", count, layers[-1], number), True)
+
+
+def _rows_of(rows: Any, field: str, count: int, width: int, number: Reader) -> Array:
+    """A mini-batch's (count, width) rows; a row of the wrong length is named."""
+    if isinstance(rows, np.ndarray):
+        return read_matrix(rows, field, (count, width), number)
+    if shape_of(rows) != (count, width):
+        for n, row in enumerate(rows):
+            read_vector(row, f"{field}[{n}]", width, number)
+    return read_numbers(rows, field, (count, width), number)
+
+
+def _is_batch(value: Any) -> bool:
+    """Whether ``input`` (or ``target``) is a list of samples rather than one sample."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 2
+    return isinstance(value, list | tuple) and bool(value) and all(
+        isinstance(row, list | tuple | np.ndarray) for row in value)
+
+
+def _rows(array: Array, number: Callable[[Any], Any], batched: bool) -> Any:
+    rows = [[number(v) for v in row] for row in array]
+    return rows if batched else rows[0]
 
 
 def check_layers(layers: Any) -> tuple[int, ...]:
@@ -199,25 +259,30 @@ def check_layers(layers: Any) -> tuple[int, ...]:
     return tuple(int(size) for size in layers)
 
 
-def check_activation(activation: Any, depth: int) -> tuple[Activation, ...]:
-    """Read ``activation``: one name for every layer, or a list of ``depth`` names.
+def check_activation(
+    activation: Any, depth: int, *, exact: bool = False
+) -> tuple[Activation, ...]:
+    """Read ``activation``: one for every layer, or a list of ``depth``, each a name or an
+    object (``{"name": "leaky_relu", "slope": 0.2}``).
 
     Raises
     ------
     SpecError
-        Naming ``activation`` or ``activation[l]``.
+        Naming ``activation`` or ``activation[l]`` (``activation[l].slope``).
     """
-    if isinstance(activation, str):
-        return (parse_activation(activation, "activation"),) * depth
+    if isinstance(activation, str | dict):
+        return (parse_activation(activation, "activation", exact=exact),) * depth
     if not isinstance(activation, list | tuple):
-        raise SpecError("activation", f"expected a name or a list of names, got {kind(activation)}")
+        raise SpecError("activation", "expected a name, an object or a list of them, got "
+                        f"{kind(activation)}")
     if len(activation) != depth:
         raise SpecError(
             "activation",
             f"expected one name or a list of {depth} names (one per non-input layer), "
             f"got a list of {len(activation)}",
         )
-    return tuple(parse_activation(value, f"activation[{l}]") for l, value in enumerate(activation))
+    return tuple(parse_activation(value, f"activation[{l}]", exact=exact)
+                 for l, value in enumerate(activation))
 
 
 def _check_rational(activations: tuple[Activation, ...], loss: Loss) -> None:
@@ -244,100 +309,3 @@ def _check_list_len(value: Any, field: str, length: int, what: str) -> range:
     if len(value) != length:
         raise SpecError(field, f"expected {length} entries ({what}), got {len(value)}")
     return range(length)
-
-
-def _matrix(matrix: Any, field: str, shape: tuple[int, int], number: Reader) -> Array:
-    got = np.shape(matrix) if isinstance(matrix, np.ndarray) else _shape_of(matrix)
-    if got != shape:
-        shown = kind(matrix) if not isinstance(matrix, list | np.ndarray) else (
-            "a ragged list" if got is None else str(got))
-        raise SpecError(field, f"expected shape {shape}, got {shown}")
-    return _numbers(matrix, field, shape, number)
-
-
-def _vector(vector: Any, field: str, size: int, number: Reader) -> Array:
-    if isinstance(vector, np.ndarray):
-        if vector.shape != (size,):
-            raise SpecError(field, f"expected {size} numbers, got an array of shape "
-                            f"{vector.shape}")
-        return _numbers(vector, field, (size,), number)
-    if not isinstance(vector, list | tuple):
-        raise SpecError(field, f"expected a list of {size} numbers, got {kind(vector)}")
-    if len(vector) != size:
-        raise SpecError(field, f"expected {size} numbers, got {len(vector)}")
-    return _numbers(vector, field, (size,), number)
-
-
-def _numbers(values: Any, field: str, shape: tuple[int, ...], number: Reader) -> Array:
-    """``values`` (nested lists of ``shape``, or an array) as a checked array."""
-    if number is float_number:
-        fast = float_array(values, shape)
-        if fast is not None and np.isfinite(fast).all():
-            return fast
-    flat = [number(v, f"{field}{_index(k, shape)}") for k, v in enumerate(_flatten(values))]
-    return _array(flat, shape, number is exact_number)
-
-
-def float_array(values: Any, shape: tuple[int, ...]) -> Array | None:
-    """``values`` as a float64 array of ``shape`` if they are plain numbers of it, else None.
-
-    ``values`` is a NumPy array of numbers or nested lists. The nesting of lists is
-    checked level by level with C-level ``map`` calls and the numbers converted
-    from one flat list: several times faster than letting ``np.array`` discover the
-    shape of thousands of small nested lists, and booleans (which ``np.array``
-    would take as 1.0) are not numbers here. None sends the caller to the slow
-    path, which names what is wrong.
-    """
-    if isinstance(values, np.ndarray):
-        ok = values.shape == shape and values.dtype.kind in "fiu"
-        return values.astype(np.float64) if ok else None
-    level = values
-    for length in shape[1:]:
-        if set(map(type, level)) != {list} or set(map(len, level)) != {length}:
-            return None
-        level = list(chain.from_iterable(level))
-    if len(level) != int(np.prod(shape)) or not set(map(type, level)) <= {float, int}:
-        return None
-    try:
-        return np.array(level, dtype=np.float64).reshape(shape)
-    except OverflowError:  # an integer beyond float64
-        return None
-
-
-def _flatten(values: Any) -> list[Any]:
-    if isinstance(values, np.ndarray):
-        return list(values.reshape(-1)) if values.dtype == object else values.reshape(-1).tolist()
-    if values and isinstance(values[0], list | tuple | np.ndarray):
-        return [v for row in values for v in (row.tolist() if isinstance(row, np.ndarray)
-                                               else row)]
-    return list(values)
-
-
-def _index(k: int, shape: tuple[int, ...]) -> str:
-    return "".join(f"[{i}]" for i in np.unravel_index(k, shape))
-
-
-def _array(values: list[Any], shape: tuple[int, ...], exact: bool) -> Array:
-    if exact:
-        out = np.empty(len(values), dtype=object)
-        out[:] = values
-        return out.reshape(shape)
-    return np.array(values, dtype=np.float64).reshape(shape)
-
-
-def _full(size: int, value: Any, exact: bool) -> Array:
-    return _array([value] * size, (size,), exact)
-
-
-def _shape_of(matrix: Any) -> tuple[int, ...] | None:
-    """Return (rows, cols) of a list of equal-length lists or arrays, else None."""
-    if not isinstance(matrix, list | tuple):
-        return None
-    rows = [row.tolist() if isinstance(row, np.ndarray) and row.ndim == 1 else row
-            for row in matrix]
-    if not all(isinstance(row, list | tuple) for row in rows):
-        return (len(rows),) if not any(isinstance(row, list | tuple) for row in rows) else None
-    lengths = {len(row) for row in rows}
-    if len(lengths) > 1:
-        return None
-    return (len(rows), lengths.pop() if lengths else 0)
