@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from flask import Blueprint, Response, current_app, redirect, request, send_file, url_for
+from flask import Blueprint, Response, current_app, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from pathgrad import drawing, examples
@@ -62,7 +62,8 @@ def root() -> BaseResponse:
 @bp.get("/explore")
 def page() -> Response:
     """Return the explorer page."""
-    return send_file(STATIC / "explore.html", mimetype="text/html", max_age=0)
+    return Response((STATIC / "explore.html").read_bytes(), mimetype="text/html",
+                    headers={"Cache-Control": "no-cache"})
 
 
 @bp.get("/explore/examples/<name>.json")
