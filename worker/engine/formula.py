@@ -212,7 +212,8 @@ def _mathml(expr: sympy.Expr) -> str:
     shown = expr.subs({symbol: sympy.Symbol(f"\N{GREEK SMALL LETTER SIGMA}\N{PRIME}_"
                                             f"{symbol.name[len('dact_'):]}")
                        for symbol in expr.free_symbols if symbol.name.startswith("dact_")})
-    body = mathml(shown, printer="presentation", mul_symbol="dot")
+    body = mathml(shown, printer="presentation", mul_symbol="dot").replace(
+        "<mo>-</mo>", "<mo>&#x2212;</mo>")  # a minus sign, not a hyphen
     return _MATHML.format(_ENTITY.sub(_character, body))
 
 

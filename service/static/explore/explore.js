@@ -334,7 +334,7 @@
     names.push(`∂Loss/∂${out.dataset.node}`);
     values.push(lossDerivative(out));
     if (names.length > 8) return null; // a long product says less than its value
-    return `= ${names.join(" · ")} = ${values.map(fmt).join(" · ")}`;
+    return `= ${names.join(" · ")} = ${values.map(factor).join(" · ")}`;
   }
 
   function lossDerivative(out) {
@@ -460,7 +460,7 @@
     if (!/^\w+\([^()]*\)$/.test(rule)) rule = `(${rule})`; // sign(Out − Y) needs none
     return item([
       delta(name), " = ∂Loss/∂", name, " · σ′(", name, ") = ", rule, " · σ′(", name, ")",
-      span("numbers", `= ${fmt(lossDerivative(out))} · ${fmt(out.dataset.derivative)} = `
+      span("numbers", `= ${factor(lossDerivative(out))} · ${factor(out.dataset.derivative)} = `
         + fmt(out.dataset.delta)),
     ]);
   }
@@ -477,7 +477,7 @@
     for (const edge of shown) {
       const target = state.nodes.get(edge.dataset.to);
       symbols.push(edge.dataset.weight, "·", delta(edge.dataset.to), " + ");
-      numbers.push(`${fmt(edge.dataset.value)}·${fmt(target.dataset.delta)}`);
+      numbers.push(`${factor(edge.dataset.value)}·${factor(target.dataset.delta)}`);
       listed += Number(edge.dataset.value) * Number(target.dataset.delta);
     }
     symbols.pop();
@@ -486,11 +486,12 @@
     if (others > 0) {
       const rest = derivative ? Number(neuron.dataset.delta) / derivative - listed : NaN;
       symbols.push(` + (${count(others)} more: the neurons off these paths)`);
-      numbers.push(Number.isNaN(rest) ? "…" : fmt(rest));
+      numbers.push(Number.isNaN(rest) ? "…" : factor(rest));
     }
     return item([
       delta(name), " = σ′(", name, ") · (", ...symbols, ")",
-      span("numbers", `= ${fmt(derivative)} · (${numbers.join(" + ")}) = ${fmt(neuron.dataset.delta)}`),
+      span("numbers", `= ${factor(derivative)} · (${numbers.join(" + ")}) = `
+        + fmt(neuron.dataset.delta)),
     ]);
   }
 
@@ -505,7 +506,7 @@
     const target = state.nodes.get(edge.dataset.to);
     return item([
       `dLoss/d${name} = ${edge.dataset.from} · `, delta(edge.dataset.to),
-      span("numbers", `= ${fmt(source.dataset.value)} · ${fmt(target.dataset.delta)} = `
+      span("numbers", `= ${factor(source.dataset.value)} · ${factor(target.dataset.delta)} = `
         + `${fmt(edge.dataset.gradient)}: the sum of its paths`),
     ]);
   }
@@ -622,6 +623,7 @@
         return;
       }
       const job = network && network.network ? network : { network, options: {} };
+      $("paste").open = false;
       submit(job.network, job.options || {}, "your network").catch(fail);
     });
     $("key-form").addEventListener("submit", (event) => {
@@ -670,6 +672,12 @@
     const text = Math.abs(number) >= 1e5 || Math.abs(number) < 1e-4
       ? number.toExponential(3).replace(/\.?0+e/, "e") : String(Number(number.toPrecision(4)));
     return text.replace("-", "−");
+  }
+
+  // A number inside a product: a negative one in parentheses, (−0.5)·1.3.
+  function factor(value) {
+    const text = fmt(value);
+    return text.startsWith("−") ? `(${text})` : text;
   }
 
   function count(n) {
