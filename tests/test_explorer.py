@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from reference import names
 
 from service import create_app
+from worker.engine import formula
 
 SVG = "{http://www.w3.org/2000/svg}"
 MATHML = "{http://www.w3.org/1998/Math/MathML}"
@@ -211,6 +212,19 @@ def test_the_formula_comes_as_mathml_too(client: FlaskClient) -> None:
     identifiers = [e.text for e in math.iter(MATHML + "mi")]
     assert {"X", "W", "Out", "Y"} <= set(identifiers) and {"10", "14", "13", "7"} <= set(
         identifiers)
+
+
+def test_mathml_is_xml_with_sigma_prime_and_minus_signs() -> None:
+    spec = {"layers": [2, 2, 2], "activation": "tanh", "loss": "softmax_cross_entropy",
+            "weights": [[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6], [0.7, 0.8]]],
+            "input": [1, 2], "target": [1, 0]}
+    result = formula(spec, "W1")
+    math = ET.fromstring(result["mathml"])  # no HTML entity: XML parses it
+    assert math.tag == MATHML + "math" and not re.search(r"&[A-Za-z]", result["mathml"])
+    identifiers = {e.text for e in math.iter(MATHML + "mi")}
+    assert "\N{GREEK SMALL LETTER SIGMA}\N{PRIME}" in identifiers and {"H1", "Out1"} <= identifiers
+    assert "\N{MINUS SIGN}" in {e.text for e in math.iter(MATHML + "mo")}
+    assert "dact" not in result["mathml"] and result["text"] == formula(spec, "W1")["text"]
 
 
 @pytest.fixture
