@@ -271,6 +271,14 @@ def test_a_neuron_by_its_address(base: str, watch: Callable[[str], Watched],
     flow = api(base, f"/v1/jobs/{job}/nodes/H4")
     assert f"flow {flow['flow']:.4g}" in seen.page.inner_text("#selection-intro")
     assert seen.page.is_hidden("#answer-form")  # answers are for weights
+    seen.page.fill("#choose-name", "X1")  # an input: the paths that start there
+    seen.page.press("#choose-name", "Enter")
+    seen.page.wait_for_selector("#selection-title:text('The paths through X1')")
+    expected = api(base, f"/v1/jobs/{job}/paths?through=X1&limit=20")
+    seen.page.wait_for_function(f"document.querySelectorAll('[data-path-rank]').length == "
+                                f"{len(expected['paths'])}")
+    assert seen.lit() == edges_of(expected)
+    assert "NaN" not in seen.page.inner_text("#panel")
     assert not seen.foreign and not seen.errors, (seen.foreign, seen.errors)
 
 

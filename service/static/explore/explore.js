@@ -433,6 +433,7 @@
         const element = state.nodes.get(node);
         if (!element) continue;
         const layer = Number(element.dataset.layer);
+        if (layer === 0) continue; // an input has no δ of its own to compute
         if (!explain.has(layer)) explain.set(layer, new Set());
         explain.get(layer).add(element);
       }
