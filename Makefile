@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench screenshot clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "pathgrad needs Python 3.11 or newer")'
@@ -28,6 +28,10 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks
+
+# The README's picture of the explorer, from its browser test (needs Chromium).
+screenshot: $(STAMP)
+	PATHGRAD_SCREENSHOTS=docs $(BIN)/pytest tests/test_explorer_browser.py -q -p no:cacheprovider -k seed_question
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

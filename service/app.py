@@ -48,10 +48,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     celery_init_app(app)
 
-    from . import auth, batches, docs, exercises, grade, health, jobs, problems
+    from . import auth, batches, docs, exercises, explore, grade, health, jobs, problems, security
 
     problems.init_app(app)
     auth.init_app(app)
+    security.init_app(app)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(batches.bp)
     app.register_blueprint(exercises.bp)
@@ -59,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     docs.init_app(app)
+    app.register_blueprint(explore.bp)
     return app
 
 

@@ -23,8 +23,10 @@ from .settings import ConfigError
 
 __all__ = ["OPEN_ENDPOINTS", "init_app", "owner", "owns", "parse_keys"]
 
-#: Endpoints served without a key: health checks and the API documentation.
-OPEN_ENDPOINTS = frozenset({"health.health", "docs.openapi", "static"})
+#: Endpoints served without a key: health checks, the API documentation, and the
+#: explorer's page and assets (what it shows of a job needs a key, sent by the page).
+OPEN_ENDPOINTS = frozenset({"health.health", "docs.openapi", "static", "explore.root",
+                            "explore.page", "explore.static", "explore.example"})
 _OPEN_BLUEPRINTS = frozenset({"swagger_ui"})
 # /docs redirects to /docs/ before any endpoint is matched: open by path too.
 _OPEN_PREFIXES = ("/docs/",)

@@ -317,6 +317,8 @@ class Formula(BaseModel):
     weight: str
     text: str
     latex: str
+    mathml: str = Field(description="The same as presentation MathML: one <math> element, "
+                        "well-formed XML (a browser renders it with no script).")
     paths: int = Field(description="How many paths the formula sums over.")
 
 

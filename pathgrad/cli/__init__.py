@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "worker": "serve",
     "grade": "grade",
     "exercise": "exercise",
+    "draw": "draw",
     "submit": "remote",
     "batch": "remote",
 }

@@ -12,6 +12,10 @@ expands ``sign`` into a ``Piecewise``). The seed network's W1 reads
 ``X1*(W10*W14 + W13*W7)*sign(Out - Y)``: one term per path inside the
 parentheses, as in the seed answer.
 
+``mathml`` is the same expression as presentation MathML (one ``<math>`` element,
+with numeric character references only, so it parses as XML): a browser renders
+it with no script (the explorer shows it), ``dact_H4`` as sigma'_{H4}.
+
 Symbols (plain ``sympy.Symbol`` without assumptions, so ``sympy.sympify(text)``
 with no ``locals`` gives them back):
 
@@ -55,6 +59,8 @@ if TYPE_CHECKING:
     import sympy
 
 _NAME = re.compile(r"(?P<stem>[A-Za-z]+)(?P<index>\d*)")
+_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
+_MATHML = '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">{}</math>'
 
 
 def formula(
@@ -76,8 +82,9 @@ def formula(
     Returns
     -------
     dict
-        ``{"weight": "W1", "text": str, "latex": str, "paths": int}``: ``text``
-        parses with ``sympy.sympify``; ``paths`` is the number of paths summed.
+        ``{"weight": "W1", "text": str, "latex": str, "mathml": str, "paths": int}``:
+        ``text`` parses with ``sympy.sympify``; ``mathml`` is a ``<math>`` element;
+        ``paths`` is the number of paths summed.
 
     Raises
     ------
@@ -117,6 +124,7 @@ def formula(
         "weight": name,
         "text": sympy.sstr(expr),
         "latex": sympy.latex(expr, symbol_names=_latex_names(expr)),
+        "mathml": _mathml(expr),
         "paths": paths,
     }
 
@@ -197,3 +205,26 @@ def _latex_name(name: str) -> str:
     if len(stem) > 1:
         stem = rf"\operatorname{{{stem}}}"
     return f"{stem}_{{{index}}}" if index else stem
+
+
+def _mathml(expr: sympy.Expr) -> str:
+    """Presentation MathML of ``expr``: ``W13`` as W with subscript 13, products with a dot."""
+    import sympy
+    from sympy.printing.mathml import mathml
+
+    # The printer splits a trailing number into a subscript (W13 -> W_13) but knows
+    # no names of its own: give sigma' a name it subscripts the same way.
+    shown = expr.subs({symbol: sympy.Symbol(f"\N{GREEK SMALL LETTER SIGMA}\N{PRIME}_"
+                                            f"{symbol.name[len('dact_'):]}")
+                       for symbol in expr.free_symbols if symbol.name.startswith("dact_")})
+    body = mathml(shown, printer="presentation", mul_symbol="dot").replace(
+        "<mo>-</mo>", "<mo>&#x2212;</mo>")  # a minus sign, not a hyphen
+    return _MATHML.format(_ENTITY.sub(_character, body))
+
+
+def _character(match: re.Match[str]) -> str:
+    """A named HTML entity (``&ExponentialE;``) as the numeric one XML knows."""
+    import html.entities
+
+    text = html.entities.html5.get(match[1] + ";")
+    return "".join(f"&#x{ord(c):X};" for c in text) if text else match[0]

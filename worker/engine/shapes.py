@@ -178,4 +178,5 @@ class Formula(TypedDict):
     weight: str
     text: str
     latex: str
+    mathml: str
     paths: int
