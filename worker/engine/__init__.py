@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 # Part of every cache key: bump it whenever a result for the same input may change.
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 
 
 def analyze(spec: dict[str, Any], **options: Any) -> AnalysisResult:
