@@ -3,14 +3,18 @@
 Plain Python loops over plain lists, in ``float`` or ``fractions.Fraction``; no NumPy
 and nothing imported from the engine. Three things are computed here:
 
-- the forward pass, the loss and dLoss/dOut (identity, relu, leaky_relu (slope 0.01),
-  sigmoid, tanh; l1, mse, half_sse, softmax_cross_entropy);
+- the forward pass, the loss and dLoss/dOut (identity, relu, leaky_relu (slope 0.01, or
+  an activation object's ``{"name": "leaky_relu", "slope": s}``), sigmoid, tanh; l1, mse,
+  half_sse, softmax_cross_entropy);
 - every weight's and bias's gradient by *explicit per-path enumeration*: one
   ``itertools.product`` over the later layers' node indices, one product per path;
 - central finite differences of the reference loss.
 
 A kink uses the subgradient rule of docs/CONTRACT.md section 1: ``min_norm`` (abs -> 0,
-relu -> 0, leaky_relu -> 0.01), ``left``, ``right``.
+relu -> 0, leaky_relu -> its slope), ``left``, ``right``.
+
+A mini-batch (section 10) is not computed here as such: :func:`split_samples` cuts it
+into one one-sample spec per sample, whose results the tests average themselves.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ __all__ = [
     "network_paths_of",
     "path_gradients",
     "paths_of",
+    "split_samples",
     "to_number",
 ]
 
@@ -69,10 +74,15 @@ def names(layers: list[int]) -> dict[str, Any]:
     return {"nodes": nodes, "weights": weights, "biases": biases}
 
 
-def activation_of(name: str, z: Any, subgradient: str, exact: bool) -> tuple[Any, Any]:
-    """(value, derivative) of one neuron; at a relu/leaky kink the subgradient rule."""
+def activation_of(name: str, z: Any, subgradient: str, exact: bool,
+                  slope: Any = None) -> tuple[Any, Any]:
+    """(value, derivative) of one neuron; at a relu/leaky kink the subgradient rule.
+
+    ``slope`` is leaky_relu's below zero (None: the default 0.01).
+    """
     one = Fraction(1) if exact else 1.0
-    slope = LEAKY if exact else 0.01
+    if slope is None:
+        slope = LEAKY if exact else 0.01
     if name == "identity":
         return z, one
     if name == "relu":
@@ -150,7 +160,11 @@ def forward(spec: dict[str, Any], *, exact: bool = False,
     layers = list(spec["layers"])
     depth = len(layers) - 1
     acts = spec["activation"]
-    acts = [acts] * depth if isinstance(acts, str) else list(acts)
+    acts = [acts] * depth if isinstance(acts, str | dict) else list(acts)
+    # An activation object: its name, and its slope (leaky_relu) when given.
+    slopes = [to_number(a["slope"], exact) if isinstance(a, dict) and "slope" in a else None
+              for a in acts]
+    acts = [a["name"] if isinstance(a, dict) else a for a in acts]
     weights = [[[to_number(v, exact) for v in row] for row in w] for w in spec["weights"]]
     zero = Fraction(0) if exact else 0.0
     biases = ([[to_number(v, exact) for v in b] for b in spec["biases"]]
@@ -164,7 +178,7 @@ def forward(spec: dict[str, Any], *, exact: bool = False,
             z = biases[l - 1][i]
             for j in range(layers[l - 1]):
                 z = z + weights[l - 1][i][j] * values[l - 1][j]
-            v, d = activation_of(acts[l - 1], z, subgradient, exact)
+            v, d = activation_of(acts[l - 1], z, subgradient, exact, slopes[l - 1])
             zs.append(z)
             vs.append(v)
             ds.append(d)
@@ -252,3 +266,19 @@ def network_paths_of(f: RefForward, keep: dict[int, int]) -> list[RefPath]:
             product = product * f.derivatives[m][path[m]]  # type: ignore[index]
         result.append(RefPath(tuple(path), product * f.loss_gradient[path[-1]]))
     return result
+
+
+def split_samples(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The one-sample specs of a spec's samples: each sample's input and target row.
+
+    A mini-batch (``input`` a list of lists) gives one spec per row; a one-sample spec
+    gives itself. ``activation`` becomes a list of one entry per layer in each.
+    """
+    depth = len(spec["layers"]) - 1
+    acts = spec["activation"]
+    acts = [acts] * depth if isinstance(acts, str | dict) else list(acts)
+    rows = spec["input"]
+    if not (rows and all(isinstance(row, list | tuple) for row in rows)):
+        return [dict(spec, activation=acts)]
+    return [dict(spec, activation=acts, input=list(x), target=list(y))
+            for x, y in zip(rows, spec["target"], strict=True)]
