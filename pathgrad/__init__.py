@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         AgreementError,
         ExactArithmeticError,
         InvalidInputError,
+        ModelError,
         OptionError,
         PathgradError,
         PathLimitError,
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
         analyze,
         analyze_many,
         formula,
+        from_onnx,
+        from_torch,
         node_flow,
         path_contributions,
         top_paths,
@@ -48,7 +51,7 @@ if TYPE_CHECKING:
 #: Every public name and the module that defines it.
 _PUBLIC: dict[str, str] = {
     **dict.fromkeys(("analyze", "analyze_many", "path_contributions", "top_paths", "node_flow",
-                     "formula",
+                     "formula", "from_onnx", "from_torch", "ModelError",
                      "PathgradError", "InvalidInputError", "SpecError", "OptionError",
                      "ExactArithmeticError", "PathLimitError", "UnknownWeightError",
                      "AgreementError"), "worker.engine"),
@@ -58,9 +61,10 @@ _PUBLIC: dict[str, str] = {
 
 __all__ = [  # noqa: F822 (each name is defined on first use, by __getattr__)
     "AgreementError", "AnswerKey", "ExactArithmeticError", "ExerciseError", "GradingError",
-    "InvalidInputError", "OptionError", "PathLimitError", "PathgradError", "SpecError",
-    "UnknownWeightError", "__version__", "analyze", "analyze_many", "examples", "exercise",
-    "exercises", "formula", "grade", "node_flow", "path_contributions", "top_paths",
+    "InvalidInputError", "ModelError", "OptionError", "PathLimitError", "PathgradError",
+    "SpecError", "UnknownWeightError", "__version__", "analyze", "analyze_many", "examples",
+    "exercise", "exercises", "formula", "from_onnx", "from_torch", "grade", "node_flow",
+    "path_contributions", "top_paths",
 ]
 
 

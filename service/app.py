@@ -48,7 +48,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     celery_init_app(app)
 
-    from . import auth, batches, docs, exercises, explore, grade, health, jobs, problems, security
+    from . import (
+        auth,
+        batches,
+        convert,
+        docs,
+        exercises,
+        explore,
+        grade,
+        health,
+        jobs,
+        problems,
+        security,
+    )
 
     problems.init_app(app)
     auth.init_app(app)
@@ -57,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(batches.bp)
     app.register_blueprint(exercises.bp)
     app.register_blueprint(grade.bp)
+    app.register_blueprint(convert.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     docs.init_app(app)

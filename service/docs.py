@@ -69,6 +69,7 @@ class Operation:
     parameter_examples: dict[str, Any] = field(default_factory=dict)
     links: dict[int, dict[str, Any]] = field(default_factory=dict)
     protected: bool = True  # needs an API key when the server has keys
+    file_body: str | None = None  # the media type of a body that is a file, not JSON
 
 
 #: The seed network of the README, as a job (the example pathgrad ships as seed-job).
@@ -229,6 +230,17 @@ OPERATIONS: list[Operation] = [
               example={"network": SEED_JOB["network"], "answers": {"W1": 2.31, "W13": "5/2"},
                        "points": {"W1": 2, "W13": 1}},
               parameter_examples={"format": "json"}),
+    Operation("post", "/v1/convert", "convertModel", "models",
+              "Read an ONNX model (a chain of fully connected layers) into a network spec", {
+                  200: Reply("The spec; input, target and loss only when given in the query",
+                             models.ConvertedNetwork),
+                  413: _TOO_LARGE,
+                  415: _problem("The body is not sent as application/onnx"),
+                  422: _problem("Not ONNX (or cut short), an operator outside the chain "
+                                "(naming it and its node), or input/target/loss that do not "
+                                "fit the model (naming the field)"),
+              }, query=models.ConvertQuery, file_body="application/onnx",
+              parameter_examples={"loss": "softmax_cross_entropy"}),
     Operation("get", "/v1/health", "getHealth", "health", "Service health", {
         200: Reply("Redis reachable", models.Health),
         503: Reply("Redis unreachable", models.Health),
@@ -252,6 +264,7 @@ _TAGS = [
     {"name": "batches", "description": "Many networks at once, results streamed in order"},
     {"name": "exercises", "description": "Backprop exercises with answer keys"},
     {"name": "grading", "description": "Grade hand-computed gradients"},
+    {"name": "models", "description": "Real models in: ONNX files as network specs"},
     {"name": "health", "description": "Is Redis reachable, are workers listening"},
     {"name": "docs", "description": "This document and its Swagger UI"},
 ]
@@ -348,6 +361,10 @@ def _operation(op: Operation, config: Mapping[str, Any], keyed: bool) -> dict[st
     }
     if op.body is not None:
         operation["requestBody"] = _request_body(op.body, op.example)
+    elif op.file_body is not None:
+        operation["requestBody"] = {"required": True, "content": {op.file_body: {
+            "schema": {"type": "string", "contentMediaType": op.file_body},
+        }}}
     replies = dict(op.replies)
     if keyed and op.protected:
         operation["security"] = [{"bearer": []}]

@@ -17,6 +17,8 @@ from worker.engine.losses import LOSSES
 __all__ = [
     "ActivationObject",
     "AnalysisOptions",
+    "ConvertQuery",
+    "ConvertedNetwork",
     "BatchInterrupted",
     "BatchLine",
     "BatchRequest",
@@ -172,6 +174,31 @@ class PathsQuery(BaseModel):
     cursor: str | None = Field(default=None, description="next_cursor of the previous page "
                                "(of this weight, in this order).",
                                json_schema_extra={"pattern": "^[A-Za-z0-9_-]+$"})
+
+
+class ConvertQuery(BaseModel):
+    """Query of the model conversion route: the samples to put in the spec, as JSON."""
+
+    input: str | None = Field(default=None, description="JSON: n0 numbers, or N rows of n0 "
+                              "(given with target).")
+    target: str | None = Field(default=None, description="JSON: nL numbers, or N rows "
+                               "(one-hot rows for softmax_cross_entropy).")
+    loss: Loss | None = None
+
+
+class ConvertedNetwork(BaseModel):
+    """A model as a network spec (docs/CONTRACT.md section 10): input, target and loss only
+    when given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    layers: list[int]
+    weights: list[list[list[float]]]
+    biases: list[list[float]] | None = None
+    activation: list[Activation | ActivationObject]
+    input: list[float] | list[list[float]] | None = None
+    target: list[float] | list[list[float]] | None = None
+    loss: Loss | None = None
 
 
 class ProblemField(BaseModel):

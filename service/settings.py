@@ -36,7 +36,8 @@ ENVIRONMENT: dict[str, str] = {
     "PATHGRAD_CACHE_TTL": "Seconds a cached result, path page or formula is kept, renewed "
     "on every cache hit. Default 604800 (7 days).",
     "PATHGRAD_MAX_BODY": "Largest request body in bytes; larger is refused with 413. "
-    "Default 1048576 (1 MiB).",
+    "Default 16777216 (16 MiB): a [784, 256, 128, 10] network with 256 samples, as pathgrad "
+    "import writes it, is about 6 MiB.",
     "PATHGRAD_MAX_PATHS": "Most suffix paths a job may enumerate (and the default of "
     "options.max_paths); a network over it is refused with 422. Default 1000000000.",
     "PATHGRAD_MAX_WAIT": "Cap in seconds on ?wait=S. Default 30.",
@@ -87,7 +88,7 @@ ENVIRONMENT: dict[str, str] = {
 DEFAULTS: dict[str, Any] = {
     "JOB_TTL": 7 * 24 * 3600,
     "CACHE_TTL": 7 * 24 * 3600,
-    "MAX_BODY": 1 << 20,
+    "MAX_BODY": 16 << 20,
     "MAX_PATHS": DEFAULT_MAX_PATHS,
     "MAX_WAIT": 30.0,
     "MAX_WAITERS": 24,

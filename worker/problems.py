@@ -17,6 +17,7 @@ from .engine.errors import (
     AgreementError,
     ExactArithmeticError,
     InvalidInputError,
+    ModelError,
     OptionError,
     PathgradError,
     PathLimitError,
@@ -66,6 +67,7 @@ PROBLEMS: tuple[tuple[type[PathgradError], int, str, str], ...] = (
     (SpecError, 422, "Invalid network", "spec"),
     (GradingError, 422, "Invalid grading request", "grading"),
     (ExerciseError, 422, "Invalid exercise request", "invalid-exercise"),
+    (ModelError, 422, "Unsupported model", "model"),
     (InvalidInputError, 422, "Invalid input", "invalid-input"),
     (PathgradError, 500, "Internal error", "internal"),
 )

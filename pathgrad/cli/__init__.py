@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "grade": "grade",
     "exercise": "exercise",
     "draw": "draw",
+    "import": "convert",
     "submit": "remote",
     "batch": "remote",
 }

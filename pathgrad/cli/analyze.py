@@ -96,12 +96,16 @@ def _analyze(args: argparse.Namespace, spec: Any) -> str:
 
 
 def _formula_text(formula: Any, spec: Any, weight: str) -> str | None:
-    from worker.engine import PathLimitError, UnknownWeightError
+    from worker.engine import PathLimitError, SpecError, UnknownWeightError
 
     try:
         return str(formula(spec, weight)["text"])
     except PathLimitError as error:
         return f"(not shown: {error.message})"
+    except SpecError as error:
+        if error.field != "input":
+            raise
+        return "(not shown: a formula is of one sample, and the input is a mini-batch)"
     except UnknownWeightError:
         return None  # a bias: its paths have no formula of their own here
 

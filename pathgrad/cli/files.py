@@ -10,7 +10,9 @@ from typing import Any
 
 from .. import examples
 
-__all__ = ["InputError", "add_network_argument", "read_json", "read_network", "read_text"]
+__all__ = [
+    "InputError", "add_network_argument", "read_array", "read_json", "read_network", "read_text",
+]
 
 
 class InputError(Exception):
@@ -55,3 +57,63 @@ def read_network(args: argparse.Namespace) -> Any:
     if args.example is not None:
         return examples.load(args.example)
     return read_json(args.network)
+
+
+def read_array(path: Path, option: str) -> Any:
+    """Return the numbers of a ``.npy``, ``.json`` or ``.csv`` file (``--input``, ``--target``).
+
+    ``.npy`` is loaded with ``allow_pickle=False``; a CSV's first row is skipped
+    when none of its cells is a number (a header).
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return _read_npy(path, option)
+    if suffix == ".json":
+        return read_json(path)
+    if suffix == ".csv":
+        return _read_csv(path)
+    raise InputError(f"{option} {path}: expected a .npy, .json or .csv file")
+
+
+def _read_npy(path: Path, option: str) -> Any:
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except OSError as error:
+        raise InputError(f"{option} {path}: cannot read: {error.strerror or error}") from None
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise InputError(f"{option} {path}: holds Python objects (a pickle), which "
+                             "pathgrad never loads; save an array of numbers") from None
+        raise InputError(f"{option} {path}: not a NumPy .npy file: {error}") from None
+
+
+def _read_csv(path: Path) -> list[list[float]]:
+    import csv
+
+    rows = list(csv.reader(read_text(path).splitlines()))
+    numbered = [(line, row) for line, row in enumerate(rows, start=1)
+                if any(cell.strip() for cell in row)]
+    if numbered and not any(_is_number(cell) for cell in numbered[0][1]):
+        numbered = numbered[1:]  # a header
+    values = []
+    for line, row in numbered:
+        parsed = []
+        for column, cell in enumerate(row, start=1):
+            if not _is_number(cell):
+                raise InputError(f"{path} line {line}, column {column}: expected a number, "
+                                 f"got {cell.strip()[:40]!r}")
+            parsed.append(float(cell))
+        values.append(parsed)
+    if not values:
+        raise InputError(f"{path}: no rows of numbers")
+    return values
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

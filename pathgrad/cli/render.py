@@ -14,6 +14,16 @@ def _num(value: Any) -> str:
     return f"{value:.10g}"
 
 
+def _per_sample(value: Any) -> str:
+    """A number, or a mini-batch's list of them as its mean (a column each would not fit)."""
+    if not isinstance(value, list):
+        return _num(value)
+    known = [v for v in value if v is not None]
+    if not known:
+        return "-"
+    return f"{_num(sum(known) / len(known))} (mean of {len(value)})"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True))]
@@ -26,9 +36,15 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def render_analysis(result: Mapping[str, Any], weight: str | None, formula: str | None) -> str:
-    """Render every weight and bias (or one weight) with both gradients and path counts."""
-    outputs = ", ".join(f"{name} = {_num(v)}" for name, v in result["outputs"].items())
-    lines = [f"loss = {_num(result['loss'])}    {outputs}", ""]
+    """Render every weight and bias (or one weight) with both gradients and path counts.
+
+    For a mini-batch the loss is the mean over its N samples (so are the gradients),
+    and each output is shown as its mean over them.
+    """
+    outputs = ", ".join(f"{name} = {_per_sample(v)}" for name, v in result["outputs"].items())
+    samples = result.get("samples")
+    of = f" (mean over {samples} samples)" if samples else ""
+    lines = [f"loss = {_num(result['loss'])}{of}    {outputs}", ""]
     with_fd = any(w["finite_difference"] is not None for w in result["weights"])
     header = ["weight", "edge", "value", "dLoss/dW backprop", "dLoss/dW path sum", "paths"]
     if with_fd:
@@ -96,7 +112,8 @@ def render_flow(flow: Mapping[str, Any]) -> str:
     """Render a neuron's value, delta and the flow of the paths through it."""
     node = flow["node"]
     return "\n".join([
-        f"{node}: value {_num(flow['value'])}, delta (dLoss/dz) {_num(flow['delta'])}",
+        f"{node}: value {_per_sample(flow['value'])}, delta (dLoss/dz) "
+        f"{_per_sample(flow['delta'])}",
         f"paths through {node}: {flow['paths_through']:,}; their contributions add up to "
         f"{_num(flow['flow'])} (|contribution| to {_num(flow['abs_flow'])})",
     ])

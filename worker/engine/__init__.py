@@ -23,6 +23,7 @@ from .errors import (
     AgreementError,
     ExactArithmeticError,
     InvalidInputError,
+    ModelError,
     OptionError,
     PathgradError,
     PathLimitError,
@@ -31,10 +32,12 @@ from .errors import (
 )
 from .formula import formula
 from .names import Names
+from .onnx_model import from_onnx
 from .options import Options, parse_options
 from .pipeline import analyze_batches
 from .shapes import AnalysisResult, Formula, NetworkPathPage, NodeFlow, PathPage
 from .spec import Network, parse_spec
+from .torch_model import from_torch
 
 __all__ = [
     "ENGINE_VERSION",
@@ -47,6 +50,7 @@ __all__ = [
     "PathPage",
     "ExactArithmeticError",
     "InvalidInputError",
+    "ModelError",
     "Names",
     "Network",
     "OptionError",
@@ -58,6 +62,8 @@ __all__ = [
     "analyze",
     "analyze_many",
     "formula",
+    "from_onnx",
+    "from_torch",
     "node_flow",
     "parse_options",
     "parse_spec",

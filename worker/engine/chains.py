@@ -140,12 +140,13 @@ class Chain:
         if stop <= offset:
             return [], []
         index = np.unravel_index(np.arange(offset, stop), self.sizes)
-        values = [self._values(tuple(i[block] for i in index))
+        values = [self.values_at(tuple(i[block] for i in index))
                   for block in blocks(stop - offset, self.samples)]
         joined = np.concatenate(values) if len(values) > 1 else values[0]
         return list(zip(*(i.tolist() for i in index), strict=True)), joined.tolist()
 
-    def _values(self, index: tuple[Array, ...]) -> Array:
+    def values_at(self, index: tuple[Array, ...]) -> Array:
+        """The contributions of the paths whose positions are ``index`` (one array each)."""
         values = self.start[:, index[0]]
         for t in range(len(self.steps)):
             values = values * self.enter(t, index[t], index[t + 1])

@@ -20,6 +20,7 @@ __all__ = [
     "AgreementError",
     "ExactArithmeticError",
     "InvalidInputError",
+    "ModelError",
     "OptionError",
     "PathLimitError",
     "PathgradError",
@@ -98,6 +99,17 @@ class PathLimitError(InvalidInputError):
 
 class UnknownWeightError(InvalidInputError):
     """A weight (or bias, or neuron) name does not exist in the network."""
+
+
+class ModelError(InvalidInputError):
+    """A model that is not one pathgrad reads: not ONNX, or not a chain of layers it knows.
+
+    Its field is ``model`` (or ``module[2]``, the first module of a PyTorch chain
+    that is not read), and its message names the operator and the node.
+    """
+
+    def __init__(self, message: str, field: str = "model") -> None:
+        super().__init__(field, message)
 
 
 class AgreementError(PathgradError):

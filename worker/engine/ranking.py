@@ -26,6 +26,9 @@ Array = npt.NDArray[Any]
 
 #: Most prefixes the best-first search of a mini-batch's paths may push (:func:`best`).
 MAX_SEARCH = 10**6
+#: Most path-samples listed for a float mini-batch's smallest |contribution|: there the
+#: search's bounds seldom exclude 0, and listing is faster than searching.
+MAX_LISTED = 1 << 25
 
 
 def best(chain: Chain, count: int, *, largest: bool = True) -> list[tuple[int, ...]]:
@@ -61,7 +64,8 @@ def best(chain: Chain, count: int, *, largest: bool = True) -> list[tuple[int, .
         fused = [step * gate[0][None, :] for step, gate in zip(chain.steps, chain.gates,
                                                                  strict=True)]
         return _best_one(chain.start[0], fused, chain.end[0], count, largest)
-    if chain.count * chain.samples <= BLOCK:
+    listed = chain.count * chain.samples
+    if listed <= BLOCK or (not largest and not chain.exact and listed <= MAX_LISTED):
         return _best_listed(chain, count, largest)
     return _best_bounded(chain, count, largest)
 
@@ -141,11 +145,26 @@ def _best_one(
 
 
 def _best_listed(chain: Chain, count: int, largest: bool) -> list[tuple[int, ...]]:
-    """:func:`best` by listing every path: a stable sort keeps ties in index order."""
-    paths, values = chain.page(0, chain.count)
-    magnitude = np.abs(np.array(values, dtype=object if chain.exact else np.float64))
-    order = np.argsort(-magnitude if largest else magnitude, kind="stable")
-    return [paths[k] for k in order[:count].tolist()]
+    """:func:`best` by listing every path, block by block, keeping the best ``count``.
+
+    Ties keep index order: a stable sort (fractions), or a sort by (|contribution|,
+    index) of each block with the best so far (float64).
+    """
+    if chain.exact:
+        paths, values = chain.page(0, chain.count)
+        magnitude = np.abs(np.array(values, dtype=object))
+        order = np.argsort(-magnitude if largest else magnitude, kind="stable")
+        return [paths[k] for k in order[:count].tolist()]
+    kept, sizes = np.empty(0, dtype=np.int64), np.empty(0)
+    for block in blocks(chain.count, chain.samples):
+        numbers = np.arange(block.start, min(block.stop, chain.count), dtype=np.int64)
+        index = np.unravel_index(numbers, chain.sizes)
+        kept = np.concatenate([kept, numbers])
+        sizes = np.concatenate([sizes, np.abs(chain.values_at(index))])
+        best = np.lexsort((kept, -sizes if largest else sizes))[:count]
+        kept, sizes = kept[best], sizes[best]
+    return [tuple(int(d) for d in digits)
+            for digits in zip(*np.unravel_index(kept, chain.sizes), strict=True)]
 
 
 def _best_bounded(chain: Chain, count: int, largest: bool) -> list[tuple[int, ...]]:

@@ -224,7 +224,8 @@ def _is_batch(value: Any) -> bool:
     """Whether ``input`` (or ``target``) is a list of samples rather than one sample."""
     if isinstance(value, np.ndarray):
         return value.ndim == 2
-    return isinstance(value, list | tuple) and bool(value) and all(
+    # Any row makes it a mini-batch, so that a number among rows is named as input[i].
+    return isinstance(value, list | tuple) and any(
         isinstance(row, list | tuple | np.ndarray) for row in value)
 
 
