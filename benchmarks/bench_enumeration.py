@@ -32,17 +32,19 @@ def engine_path_sums(batch: Any, passed: Forward) -> list[np.ndarray]:
     the weight and multiplies their sum.
     """
     sums = path_sums(batch.weights, passed.derivatives, passed.loss_gradient)
-    return [sums[l][0][:, None] * passed.values[l - 1][0][None, :]
+    return [sums[l][0, 0][:, None] * passed.values[l - 1][0, 0][None, :]
             for l in range(1, len(sums))]
 
 
 def engine_enumeration(batch: Any, passed: Forward) -> list[np.ndarray]:
     """Materialise every weight-path contribution a_u * T_l[v, ...] and sum them per weight."""
-    suffix = SuffixPaths(batch.weights, passed.derivatives, passed.loss_gradient)
+    # One sample: the sample axis of the forward pass dropped.
+    suffix = SuffixPaths(batch.weights, [None if d is None else d[:, 0] for d in
+                                         passed.derivatives], passed.loss_gradient[:, 0])
     layers = batch.layers
     gradients = []
     for l in range(1, len(layers)):
-        source = passed.values[l - 1][0]
+        source = passed.values[l - 1][0, 0]
         if l >= suffix.lowest_held:
             # contribution[v, u, q] = a_u * T_l[v, q]: one product per weight-path.
             block = suffix.held[l][0]
@@ -63,9 +65,9 @@ def python_loop(batch: Any, passed: Forward) -> list[list[list[float]]]:
     """The obvious loop: for every weight, for every path, multiply along it and add."""
     layers = batch.layers
     weights = [w[0].tolist() for w in batch.weights]
-    values = [v[0].tolist() for v in passed.values]
-    slopes = [None] + [d[0].tolist() for d in passed.derivatives[1:]]
-    loss_gradient = passed.loss_gradient[0].tolist()
+    values = [v[0, 0].tolist() for v in passed.values]
+    slopes = [None] + [d[0, 0].tolist() for d in passed.derivatives[1:]]  # type: ignore[index]
+    loss_gradient = passed.loss_gradient[0, 0].tolist()
     gradients = []
     for l in range(1, len(layers)):
         grad = [[0.0] * layers[l - 1] for _ in range(layers[l])]
