@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "worker": "serve",
     "grade": "grade",
     "exercise": "exercise",
+    "autograder": "autograder",
     "submit": "remote",
     "batch": "remote",
 }
