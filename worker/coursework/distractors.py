@@ -10,8 +10,9 @@ answer key and the grader cannot disagree.
 
 Left out of the list, as no reason to redraw: a slip that equals the answer by its
 nature (sigma' = 1 under identity, dLoss/dOut = 1, missing paths that sum to 0);
-the combined slip when it equals one of its parts (it is that part); and a partial
-sum of 0, which the grader takes as a dead path rather than evidence of a slip.
+the combined slip when it equals one of its parts (it is that part); and a slip
+that gives 0, which says nothing of the slip (the grader takes a partial sum of 0
+as a dead path, and near 0 a relative tolerance cannot tell rounding from a value).
 
 A network is a :class:`Collision` when the remaining values of different
 diagnoses, or a value and the answer, are not :meth:`Tolerance.disjoint
@@ -89,8 +90,9 @@ def slips(rule: RuleAnalysis, param: Parameter) -> list[Slip]:
     answer = rule.gradient(param)
     derivative = dict(rule.derivative_slips(param))
     parts = (derivative["missing_loss_derivative"], derivative["missing_activation_derivative"])
-    found = [Slip(code, value) for code, value in derivative.items() if value != answer and not (
-        code == "missing_activation_and_loss_derivatives" and value in parts)]
+    found = [Slip(code, value) for code, value in derivative.items()
+             if value != answer and value != 0 and not (
+                 code == "missing_activation_and_loss_derivatives" and value in parts)]
     count = paths_per_node(rule.batch.layers, param.l)
     if count >= 2:
         contributions = rule.contributions(param).tolist()

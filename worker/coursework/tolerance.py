@@ -185,25 +185,25 @@ def parse_tolerance(tolerance: Mapping[str, Any] | Tolerance | None) -> Toleranc
         return tolerance or Tolerance()
     if not isinstance(tolerance, Mapping):
         raise GradingError("tolerance", 'expected an object: {"rtol", "atol"}, {"sigfig": n} '
-                             f'or {{"decdig": n}}, got {kind(tolerance)}')
+                           f'or {{"decdig": n}}, got {kind(tolerance)}')
     for key in tolerance:
         if key not in ("rtol", "atol", "sigfig", "decdig"):
             raise GradingError(f"tolerance.{key}",
-                                 "unknown field; expected rtol and atol, sigfig or decdig")
+                               "unknown field; expected rtol and atol, sigfig or decdig")
     modes = [key for key in ("sigfig", "decdig") if key in tolerance]
     if modes and len(tolerance) > 1:
         others = ", ".join(key for key in tolerance if key != modes[0])
         raise GradingError(f"tolerance.{modes[0]}", f"expected {modes[0]} alone (one mode: "
-                             f"rtol/atol, sigfig or decdig), got it with {others}")
+                           f"rtol/atol, sigfig or decdig), got it with {others}")
     if modes:
         return Tolerance(**{modes[0]: _digits(tolerance[modes[0]], modes[0])})
     values: dict[str, float] = {}
     for key, value in tolerance.items():
         if not (is_finite_number(value) and value >= 0):
             raise GradingError(f"tolerance.{key}",
-                                 f"expected a finite number >= 0, got {brief(value)}")
+                               f"expected a finite number >= 0, got {brief(value)}")
         values[key] = float(value)
-    return Tolerance(**values)
+    return Tolerance(rtol=values.get("rtol", DEFAULT_RTOL), atol=values.get("atol", DEFAULT_ATOL))
 
 
 def _digits(value: Any, field: str) -> int:
@@ -211,6 +211,6 @@ def _digits(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not (
             lowest <= value <= MAX_DIGITS):
         raise GradingError(f"tolerance.{field}", f"expected an integer from {lowest} to "
-                             f"{MAX_DIGITS}, got {brief(value)}")
+                           f"{MAX_DIGITS}, got {brief(value)}")
     return value
 
