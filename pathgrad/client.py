@@ -253,6 +253,8 @@ class Client:
         format: Literal["json", "gradescope"] = ...,
         *,
         ask: Sequence[str] | None = ...,
+        partial: Mapping[str, float] | None = ...,
+        visibility: str | None = ...,
     ) -> dict[str, Any]: ...
 
     @overload
@@ -266,6 +268,8 @@ class Client:
         *,
         format: Literal["junit"],
         ask: Sequence[str] | None = ...,
+        partial: Mapping[str, float] | None = ...,
+        visibility: str | None = ...,
     ) -> str: ...
 
     def grade(
@@ -278,11 +282,15 @@ class Client:
         format: Literal["json", "gradescope", "junit"] = "json",
         *,
         ask: Sequence[str] | None = None,
+        partial: Mapping[str, float] | None = None,
+        visibility: str | None = None,
     ) -> dict[str, Any] | str:
         """Grade answers ``{"W1": -2.5, "W7": "3/4"}`` on the ``ask`` names (or ``points``').
 
         The server grades only what was asked: give ``ask``, ``points`` or both.
-        ``junit`` returns the XML text.
+        ``tolerance`` is ``{"rtol", "atol"}``, ``{"sigfig": n}`` or ``{"decdig": n}``;
+        ``partial`` the credit per diagnosis; ``visibility`` Gradescope's (``hidden``,
+        ``after_due_date``, ...). ``junit`` returns the XML text.
         """
         body: dict[str, Any] = {"network": network, "options": dict(options or {}),
                                 "answers": dict(answers)}
@@ -292,7 +300,10 @@ class Client:
             body["tolerance"] = dict(tolerance)
         if points is not None:
             body["points"] = dict(points)
-        response = self._request("POST", "/v1/grade", params={"format": format}, json=body,
+        if partial is not None:
+            body["partial"] = dict(partial)
+        params = {"format": format} | ({"visibility": visibility} if visibility else {})
+        response = self._request("POST", "/v1/grade", params=params, json=body,
                                  extra_wait=_COMPUTE_WAIT)
         if format == "junit":
             return response.text

@@ -169,6 +169,12 @@ def test_grade_in_every_format(api: Client) -> None:
         api.grade(network, answers)
     assert caught.value.status == 422 and [e["field"] for e in caught.value.errors] == ["ask"]
 
+    credited = api.grade(network, answers, ask=["W7"], tolerance={"sigfig": 3},
+                         partial={"sign_error": 0.5}, format="gradescope",
+                         visibility="after_published")
+    assert [t["score"] for t in credited["tests"]] == [0.5]
+    assert credited["visibility"] == "after_published" and credited["execution_time"] >= 0
+
 
 def test_unknown_job_and_weight_are_404(api: Client) -> None:
     with pytest.raises(APIError) as caught:
