@@ -303,7 +303,7 @@ def test_batch_reopens_the_stream_where_it_stopped(
 
 @pytest.mark.usefixtures("batches")
 def test_resume_reads_on_from_any_line(api: Client) -> None:
-    jobs = [unique_seed(300.0 + number) for number in range(7)]
+    jobs = [unique_seed(8300.25 + number) for number in range(7)]
     results = api.batch(jobs, chunk=3)
     everything = list(results)
     for start in (0, 2, 3, 4, 7):
@@ -314,7 +314,7 @@ def test_resume_reads_on_from_any_line(api: Client) -> None:
 
 @pytest.mark.usefixtures("batches")
 def test_resume_sends_the_jobs_an_interrupted_submission_had_not_sent(api: Client) -> None:
-    jobs = [unique_seed(400.0 + number) for number in range(7)]
+    jobs = [unique_seed(8400.25 + number) for number in range(7)]
     sent = api.batch(jobs[:3])
     resumed = api.resume(sent.ids, jobs=jobs[3:], chunk=2)
     assert len(resumed.ids) == 3 and resumed.total == 7
@@ -467,7 +467,7 @@ def test_cli_batch_interrupted_says_how_to_resume_and_resumes(
 ) -> None:
     # A queue no worker consumes yet: the batch waits on the server, Ctrl-C comes mid-run.
     idle_queue = f"pathgrad-resume-{uuid.uuid4().hex[:8]}"
-    jobs = [_bad_shape()] + [unique_seed(500.0 + number) for number in range(6)]
+    jobs = [_bad_shape()] + [unique_seed(8500.25 + number) for number in range(6)]
     source = tmp_path / "jobs.ndjson"
     source.write_text("".join(json.dumps(job) + "\n" for job in jobs))
     out = tmp_path / "results.ndjson"
@@ -515,7 +515,7 @@ def test_cli_batch_interrupted_says_how_to_resume_and_resumes(
 def test_cli_batch_resume_with_the_file_sends_what_was_not_sent(
     api: Client, server: str, tmp_path: Path
 ) -> None:
-    jobs = [unique_seed(600.0 + number) for number in range(5)]
+    jobs = [unique_seed(8600.25 + number) for number in range(5)]
     source = tmp_path / "jobs.ndjson"
     source.write_text("".join(json.dumps(job) + "\n" for job in jobs))
     sent = api.batch(jobs[:2])

@@ -117,7 +117,8 @@ def test_no_network_telling_the_slips_apart_is_422_naming_the_constraint(
     client: FlaskClient,
 ) -> None:
     body = {"layers": [2, 4, 4, 4, 1], "activation": "leaky_relu", "loss": "half_sse",
-            "ask": ["W1"], "tolerance": {"sigfig": 2}, "max_draws": 20, "seed": _SEED}
+            "ask": ["W1"], "tolerance": {"sigfig": 2}, "max_draws": 20, "seed": 1}
+    # Seed 1 is one that fails (as tests/test_distractors.py shows offline).
     response = _post(client, body)
     assert response.status_code == 422
     problem = response.get_json()
@@ -141,8 +142,11 @@ def test_the_key_over_http_carries_distractors_points_and_tolerance(
     key = data["exercises"][0]["answers"]
     assert (key["W1"]["points"], key["W7"]["points"]) == (1.0, 3.0)
     assert key["W1"]["tolerance"] == {"decdig": 2}
-    sign = [d for d in key["W7"]["distractors"] if d["diagnosis"] == "sign_error"]
-    assert sign and sign[0]["credit"] == 0.5
+    # Every asked weight with a nonzero gradient has a sign error, of credit 0.5.
+    signs = [d for entry in key.values() for d in entry["distractors"]
+             if d["diagnosis"] == "sign_error"]
+    assert signs and {d["credit"] for d in signs} == {0.5}
+    assert len(signs) == sum(1 for entry in key.values() if entry["value"] != "0")
     assert data["exercises"][0]["draws"] >= 1
 
 

@@ -162,24 +162,41 @@ def _batch(client: Client, args: argparse.Namespace) -> int:
     jobs = _read_jobs(args.file) if args.file is not None else []
     start = _lines_written(args.out) if args.resume is not None and args.out else (
         args.start or 0)
+    counter = _Counter(start)
+    results: BatchResults | None = None
     try:
         results = _results(client, args, jobs, start)
+        return _write_all(args, results, counter)
     except BatchInterrupted as interrupted:
         _resume_hint(args, (args.resume or []) + interrupted.ids, start, unsent=True)
         return 130
-    label = _label(results.ids)
-    try:
-        if args.out is None:
-            return _write_results(results, label, sys.stdout)
-        try:
-            with args.out.open("a" if args.resume is not None else "w",
-                               encoding="utf-8") as out:
-                return _write_results(results, label, out)
-        except OSError as error:
-            raise InputError(f"{args.out}: cannot write: {error.strerror}") from None
-    except _Stopped as stopped:
-        _resume_hint(args, results.ids, stopped.done, unsent=False)
+    except KeyboardInterrupt:
+        if results is None:
+            raise  # before anything was submitted: nothing to resume
+        # Every batch is on the server: read on from the lines written.
+        _resume_hint(args, results.ids, counter.done, unsent=False)
         return 130
+
+
+def _write_all(args: argparse.Namespace, results: BatchResults, counter: _Counter) -> int:
+    label = _label(results.ids)
+    if args.out is None:
+        return _write_results(results, label, sys.stdout, counter)
+    try:
+        with args.out.open("a" if args.resume is not None else "w", encoding="utf-8") as out:
+            return _write_results(results, label, out, counter)
+    except OSError as error:
+        raise InputError(f"{args.out}: cannot write: {error.strerror}") from None
+
+
+class _Counter:
+    """The result lines written so far (those of earlier runs included)."""
+
+    def __init__(self, done: int) -> None:
+        self.done = done
+
+    def __repr__(self) -> str:
+        return f"_Counter({self.done})"
 
 
 def _results(
@@ -233,29 +250,16 @@ def _ids(text: str) -> list[str]:
     return ids
 
 
-class _Stopped(Exception):
-    """Ctrl-C while result lines were being written; ``done`` lines are out."""
-
-    def __init__(self, done: int) -> None:
-        super().__init__(f"interrupted after {done} lines")
-        self.done = done
-
-
-def _write_results(results: BatchResults, label: str, out: TextIO) -> int:
-    """Write each result line as it arrives and report progress; return the exit status.
-
-    Raises
-    ------
-    _Stopped
-        On Ctrl-C, with the number of lines written (those of earlier runs included).
-    """
+def _write_results(
+    results: BatchResults, label: str, out: TextIO, counter: _Counter
+) -> int:
+    """Write each result line as it arrives and report progress; return the exit status."""
     progress = _Progress(label, results.total, sys.stderr, done=results.start)
     try:
         for line in results:
             out.write(json.dumps(line, separators=(",", ":")) + "\n")
+            counter.done += 1
             progress.advance(line["status"] == "failed")
-    except KeyboardInterrupt:
-        raise _Stopped(progress.done) from None
     finally:
         results.close()
         progress.close()
