@@ -28,6 +28,7 @@ import requests
 __all__ = [
     "DEFAULT_URL",
     "APIError",
+    "BatchInterrupted",
     "BatchResults",
     "Client",
     "JobTimeout",
@@ -100,6 +101,18 @@ class JobTimeout(PathgradClientError):
     def __init__(self, detail: str, job: dict[str, Any]) -> None:
         super().__init__(detail)
         self.job = job
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a batch's jobs were being sent: ``ids`` are the server batches sent so far.
+
+    They run on; :meth:`Client.resume` reads them (and sends the rest of the jobs).
+    """
+
+    def __init__(self, ids: list[str], submitted: int) -> None:
+        super().__init__(f"interrupted after sending {submitted} jobs in {len(ids)} batches")
+        self.ids = ids
+        self.submitted = submitted
 
 
 class Client:
@@ -240,6 +253,8 @@ class Client:
         format: Literal["json", "gradescope"] = ...,
         *,
         ask: Sequence[str] | None = ...,
+        partial: Mapping[str, float] | None = ...,
+        visibility: str | None = ...,
     ) -> dict[str, Any]: ...
 
     @overload
@@ -253,6 +268,8 @@ class Client:
         *,
         format: Literal["junit"],
         ask: Sequence[str] | None = ...,
+        partial: Mapping[str, float] | None = ...,
+        visibility: str | None = ...,
     ) -> str: ...
 
     def grade(
@@ -265,11 +282,15 @@ class Client:
         format: Literal["json", "gradescope", "junit"] = "json",
         *,
         ask: Sequence[str] | None = None,
+        partial: Mapping[str, float] | None = None,
+        visibility: str | None = None,
     ) -> dict[str, Any] | str:
         """Grade answers ``{"W1": -2.5, "W7": "3/4"}`` on the ``ask`` names (or ``points``').
 
         The server grades only what was asked: give ``ask``, ``points`` or both.
-        ``junit`` returns the XML text.
+        ``tolerance`` is ``{"rtol", "atol"}``, ``{"sigfig": n}`` or ``{"decdig": n}``;
+        ``partial`` the credit per diagnosis; ``visibility`` Gradescope's (``hidden``,
+        ``after_due_date``, ...). ``junit`` returns the XML text.
         """
         body: dict[str, Any] = {"network": network, "options": dict(options or {}),
                                 "answers": dict(answers)}
@@ -279,7 +300,10 @@ class Client:
             body["tolerance"] = dict(tolerance)
         if points is not None:
             body["points"] = dict(points)
-        response = self._request("POST", "/v1/grade", params={"format": format}, json=body,
+        if partial is not None:
+            body["partial"] = dict(partial)
+        params = {"format": format} | ({"visibility": visibility} if visibility else {})
+        response = self._request("POST", "/v1/grade", params=params, json=body,
                                  extra_wait=_COMPUTE_WAIT)
         if format == "junit":
             return response.text
@@ -295,22 +319,57 @@ class Client:
         Each item of ``jobs`` is ``{"network", "options"}`` or a bare network. They are
         sent ``chunk`` at a time (one server batch per chunk, all submitted before this
         returns); lines come in submission order, ``index`` counting from 0 over all
-        ``jobs``: ``{"index", "status", "result" | "error"}``.
+        ``jobs``: ``{"index", "status", "result" | "error"}``. Ctrl-C while sending
+        raises :class:`BatchInterrupted` with the ids of the batches already sent.
         """
         if chunk < 1:
             raise ValueError(f"chunk: expected at least 1, got {chunk}")
+        batches, total = self._submit(jobs, chunk, 0)
+        return BatchResults(self, batches, total)
+
+    def resume(
+        self, batch_ids: Sequence[str], start: int = 0,
+        jobs: Iterable[Mapping[str, Any]] = (), chunk: int = 10_000,
+    ) -> BatchResults:
+        """Read on server batches already submitted, as one batch, from line ``start`` on.
+
+        ``batch_ids`` are in submission order (as :attr:`BatchResults.ids` or
+        :class:`BatchInterrupted` gave them); ``index`` counts over all of them. ``jobs``
+        are sent after them, for a submission interrupted before every job was sent.
+        """
+        if chunk < 1:
+            raise ValueError(f"chunk: expected at least 1, got {chunk}")
+        if start < 0:
+            raise ValueError(f"start: expected at least 0, got {start}")
+        batches: list[tuple[int, dict[str, Any]]] = []
+        offset = 0
+        for batch_id in batch_ids:
+            status = self.batch_status(batch_id)
+            batches.append((offset, status))
+            offset += int(status["total"])
+        more, total = self._submit(jobs, chunk, offset)
+        return BatchResults(self, batches + more, total, start=start)
+
+    def _submit(
+        self, jobs: Iterable[Mapping[str, Any]], chunk: int, offset: int
+    ) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+        """Send ``jobs`` in chunks from index ``offset``; return the batches and the total."""
         batches: list[tuple[int, dict[str, Any]]] = []
         lines: list[bytes] = []
-        total = 0
-        for item in jobs:
-            lines.append(_ndjson_line(item))
-            total += 1
-            if len(lines) == chunk:
+        total = offset
+        try:
+            for item in jobs:
+                lines.append(_ndjson_line(item))
+                total += 1
+                if len(lines) == chunk:
+                    batches += self._post_batch(lines, total - len(lines))
+                    lines = []
+            if lines:
                 batches += self._post_batch(lines, total - len(lines))
-                lines = []
-        if lines:
-            batches += self._post_batch(lines, total - len(lines))
-        return BatchResults(self, batches, total)
+        except KeyboardInterrupt:
+            sent = sum(int(body["total"]) for _, body in batches)
+            raise BatchInterrupted([body["id"] for _, body in batches], sent) from None
+        return batches, total
 
     def batch_status(self, batch_id: str) -> dict[str, Any]:
         """Return a batch's counts: ``total``, ``succeeded``, ``failed``, ``pending``."""
@@ -371,15 +430,18 @@ class Client:
 class BatchResults(Iterator[dict[str, Any]]):
     """The result lines of a batch, in submission order, as the server finishes them.
 
-    ``ids`` are the server's batch ids (one per chunk) and ``total`` the number of jobs.
-    A dropped or idle stream is reopened where it stopped.
+    ``ids`` are the server's batch ids (one per chunk) and ``total`` the number of jobs;
+    the lines start at ``start`` (0 unless resumed). A dropped or idle stream is
+    reopened where it stopped.
     """
 
     def __init__(
-        self, client: Client, batches: list[tuple[int, dict[str, Any]]], total: int
+        self, client: Client, batches: list[tuple[int, dict[str, Any]]], total: int,
+        start: int = 0,
     ) -> None:
         self.ids = [body["id"] for _, body in batches]
         self.total = total
+        self.start = min(start, total)
         self._client = client
         self._lines = self._stream(batches)
 
@@ -397,17 +459,20 @@ class BatchResults(Iterator[dict[str, Any]]):
         self, batches: list[tuple[int, dict[str, Any]]]
     ) -> Generator[dict[str, Any], None, None]:
         for offset, body in batches:
-            for line in self._one(body["id"], int(body["total"])):
+            total = int(body["total"])
+            if offset + total <= self.start:
+                continue  # read before the interruption
+            for line in self._one(body["id"], total, max(0, self.start - offset)):
                 line["index"] = offset + int(line["index"])
                 yield line
 
-    def _one(self, batch_id: str, total: int) -> Iterator[dict[str, Any]]:
-        """Yield the lines of one batch, reconnecting after an idle, ended or dropped stream.
+    def _one(self, batch_id: str, total: int, seen: int = 0) -> Iterator[dict[str, Any]]:
+        """Yield the lines of one batch from line ``seen`` on, reconnecting after an idle,
+        ended or dropped stream.
 
         While the server cannot reach its Redis (a restart), reading is retried with
         backoff for up to :data:`_OUTAGE_PATIENCE` seconds before the error is raised.
         """
-        seen = 0
         complete = False  # the server said every line had finished before the last read
         outage = _Outage()
         idle = _POLL_FIRST

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from worker.coursework import exercises as _exercises
 from worker.coursework import grading as _grading
+from worker.coursework import tolerance as _tolerance
 from worker.coursework.exercises import RATIONAL_ACTIVATIONS, RATIONAL_LOSSES
 from worker.engine import options as _options
 from worker.engine import spec as _spec
@@ -26,6 +27,7 @@ __all__ = [
     "BatchStatus",
     "Exercise",
     "ExerciseAnswer",
+    "ExerciseDistractor",
     "ExerciseList",
     "ExerciseRequest",
     "Formula",
@@ -65,11 +67,13 @@ if TYPE_CHECKING:
     Loss: TypeAlias = str
     RationalActivation: TypeAlias = str
     RationalLoss: TypeAlias = str
+    PartialDiagnosis: TypeAlias = str
 else:
     Activation = Literal[tuple(ACTIVATIONS)]
     Loss = Literal[tuple(LOSSES)]
     RationalActivation = Literal[RATIONAL_ACTIVATIONS]
     RationalLoss = Literal[RATIONAL_LOSSES]
+    PartialDiagnosis = Literal[_grading.PARTIAL_DIAGNOSES]
 Status = Literal["queued", "running", "succeeded", "failed"]
 # A float the server may write as null: NaN, or beyond float64 (an exact value can be).
 Float = float | None
@@ -458,6 +462,30 @@ class ExerciseRequest(_Closed):
     fractions: StrictBool = Field(False, description="Also draw halves such as 1/2 and -3/2.")
     count: StrictInt = Field(1, ge=1, le=_exercises.MAX_COUNT,
                              description="Distinct variants, one per student.")
+    tolerance: GradeTolerance | None = Field(
+        default=None, description="The grading tolerance the key is given with: every "
+        "distractor differs from the answer and from the others by more than it.")
+    partial: Credit | None = Field(
+        default=None, description='Partial credit per diagnosis, e.g. {"sign_error": 0.5}; '
+        "written into the key (default 0).")
+    points: dict[str, Points] | None = Field(
+        default=None, description="Points per asked weight (default 1 each).")
+    max_draws: StrictInt = Field(
+        _exercises.DEFAULT_DRAWS, ge=1, le=_exercises.MAX_DRAWS,
+        description="Networks drawn per variant before giving up (a 422 names the constraint "
+        f"none met); count * max_draws is at most {_exercises.MAX_TOTAL_DRAWS}.")
+
+
+class ExerciseDistractor(BaseModel):
+    """What one common slip gives for an asked weight, and the grader's word on it."""
+
+    diagnosis: str = Field(description="The grader's diagnosis of this value.")
+    value: str = Field(description="The value exactly, e.g. \"-7/2\".")
+    float_value: float = Field(alias="float", description="The same as a float.")
+    feedback: str
+    credit: float = Field(description="The partial credit of this diagnosis.")
+    missing: list[str] | None = Field(
+        default=None, description="missing_paths: the paths left out.")
 
 
 class ExerciseAnswer(BaseModel):
@@ -470,6 +498,11 @@ class ExerciseAnswer(BaseModel):
     formula: str = Field(description="The path sum; parses with sympy.sympify.")
     paths: list[str] = Field(description='The weight\'s paths, e.g. "X1→H1→H4→Out".')
     contributions: list[str] = Field(description="Each path's exact contribution, in order.")
+    distractors: list[ExerciseDistractor] = Field(
+        default_factory=list, description="The value of each slip the grader diagnoses.")
+    points: float = 1.0
+    tolerance: dict[str, float] = Field(default_factory=dict)
+    partial: dict[str, float] = Field(default_factory=dict)
 
 
 class Exercise(BaseModel):
@@ -479,6 +512,7 @@ class Exercise(BaseModel):
     question: str
     answers: dict[str, ExerciseAnswer]
     seed: int = Field(description="Draws this variant again on its own (with count 1).")
+    draws: int = Field(1, description="Networks drawn until this one fitted.")
 
 
 class ExerciseList(BaseModel):
@@ -491,13 +525,21 @@ class ExerciseList(BaseModel):
 
 
 class GradeTolerance(_Closed):
-    """How close a float answer must be: ``|given - expected| <= atol + rtol * |expected|``."""
+    """How close a float answer must be: ``|given - expected| <= atol + rtol * |expected|``,
+    or ``{"sigfig": n}`` / ``{"decdig": n}`` as PrairieLearn's number input defines them."""
 
     rtol: StrictFloat = Field(default=_grading.Tolerance.rtol, ge=0)
     atol: StrictFloat = Field(default=_grading.Tolerance.atol, ge=0)
+    sigfig: StrictInt | None = Field(
+        default=None, ge=1, le=_tolerance.MAX_DIGITS,
+        description="Significant figures (alone, instead of rtol and atol).")
+    decdig: StrictInt | None = Field(
+        default=None, ge=0, le=_tolerance.MAX_DIGITS,
+        description="Digits after the decimal point (alone, instead of rtol and atol).")
 
 
 Points = Annotated[StrictFloat, _rules(minimum=0, maximum=_grading.MAX_POINTS)]
+Credit = dict[PartialDiagnosis, Annotated[StrictFloat, Field(ge=0, le=1)]]
 
 
 class GradeRequest(_Closed):
@@ -518,6 +560,10 @@ class GradeRequest(_Closed):
     points: dict[str, Points] | None = Field(
         default=None, description="Maximum points per asked name (default 1); with ask it may "
         "only name asked parameters, without ask its names are the asked ones.")
+    partial: Credit | None = Field(
+        default=None, description='Partial credit per diagnosis, e.g. {"sign_error": 0.5, '
+        '"missing_paths": 0.25}: the fraction of the points a wrong answer of that diagnosis '
+        "earns (default 0).")
 
 
 class GradeQuery(BaseModel):
@@ -526,6 +572,8 @@ class GradeQuery(BaseModel):
     format: Literal["json", "gradescope", "junit"] = Field(
         "json", description="json (this schema), gradescope (a Gradescope results.json) or "
         "junit (JUnit XML, application/xml).")
+    visibility: Literal["visible", "hidden", "after_due_date", "after_published"] = Field(
+        "visible", description="gradescope: when students see the results and the tests.")
 
 
 class GradedAnswer(BaseModel):
@@ -540,6 +588,7 @@ class GradedAnswer(BaseModel):
     correct: bool
     points: float
     max_points: float
+    credit: float | None = Field(default=None, description="The fraction of the points earned.")
     diagnosis: Literal[
         "correct", "sign_error", "missing_loss_derivative", "missing_activation_derivative",
         "missing_activation_and_loss_derivatives", "missing_paths", "close", "inexact",
@@ -564,6 +613,7 @@ class Grading(BaseModel):
     ignored: list[IgnoredAnswer] = Field(default_factory=list)
     comparison: Literal["tolerance", "exact"]
     tolerance: dict[str, float] | None
+    partial: dict[str, float] = Field(default_factory=dict)
     subgradient: str
     arithmetic: str
     warnings: list[str]
@@ -577,6 +627,7 @@ class GradescopeTest(BaseModel):
     max_score: float
     status: Literal["passed", "failed"]
     output: str
+    output_format: str = "md"
     visibility: str
     extra_data: dict[str, Any]
 
@@ -586,6 +637,8 @@ class GradescopeResults(BaseModel):
 
     score: float = Field(0.0, description="Only when there is no test (Gradescope sums the "
                          "tests' scores otherwise).")
+    execution_time: float | None = Field(default=None, description="Seconds spent grading.")
     output: str
+    output_format: str = "md"
     visibility: str
     tests: list[GradescopeTest]

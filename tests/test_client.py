@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +25,7 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 import waitress
-from conftest import ROOT, SEED, TEST_SETTINGS, unique_seed
+from conftest import ROOT, SEED, TEST_SETTINGS, start_worker, stop_worker, unique_seed
 
 from pathgrad.client import APIError, Client, PathgradClientError, ServerUnreachable
 from service import create_app
@@ -165,6 +169,12 @@ def test_grade_in_every_format(api: Client) -> None:
         api.grade(network, answers)
     assert caught.value.status == 422 and [e["field"] for e in caught.value.errors] == ["ask"]
 
+    credited = api.grade(network, answers, ask=["W7"], tolerance={"sigfig": 3},
+                         partial={"sign_error": 0.5}, format="gradescope",
+                         visibility="after_published")
+    assert [t["score"] for t in credited["tests"]] == [0.5]
+    assert credited["visibility"] == "after_published" and credited["execution_time"] >= 0
+
 
 def test_unknown_job_and_weight_are_404(api: Client) -> None:
     with pytest.raises(APIError) as caught:
@@ -291,6 +301,28 @@ def test_batch_reopens_the_stream_where_it_stopped(
     assert starts[0] == 0 and starts == sorted(starts) and starts[-1] < 20
 
 
+@pytest.mark.usefixtures("batches")
+def test_resume_reads_on_from_any_line(api: Client) -> None:
+    jobs = [unique_seed(8300.25 + number) for number in range(7)]
+    results = api.batch(jobs, chunk=3)
+    everything = list(results)
+    for start in (0, 2, 3, 4, 7):
+        resumed = api.resume(results.ids, start=start)
+        assert resumed.total == 7 and resumed.start == start
+        assert list(resumed) == everything[start:]
+
+
+@pytest.mark.usefixtures("batches")
+def test_resume_sends_the_jobs_an_interrupted_submission_had_not_sent(api: Client) -> None:
+    jobs = [unique_seed(8400.25 + number) for number in range(7)]
+    sent = api.batch(jobs[:3])
+    resumed = api.resume(sent.ids, jobs=jobs[3:], chunk=2)
+    assert len(resumed.ids) == 3 and resumed.total == 7
+    lines = list(resumed)
+    assert [line["index"] for line in lines] == list(range(7))
+    assert [line["result"] for line in lines] == [_plain(analyze(job)) for job in jobs]
+
+
 # --- the command line -------------------------------------------------------------------
 
 
@@ -382,3 +414,135 @@ def test_cli_batch_names_the_line_that_is_not_json(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1
     assert done.stderr.startswith(f"pathgrad: error: {source}:2: not valid JSON")
+
+
+def _wait_for_line(stream: Any, text: str, timeout: float = 60) -> list[str]:
+    """Read ``stream`` line by line until one contains ``text``; the lines read."""
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return seen
+    raise AssertionError(f"no line with {text!r} in {seen}")
+
+
+@contextmanager
+def _api_process(redis_url: str, queue: str) -> Iterator[str]:
+    """`pathgrad api` in its own process, on a queue of its own (a Celery app per process:
+    another queue in this process would take this process's tasks along); yields its URL."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PATHGRAD_")}
+    env |= {"REDIS_URL": redis_url, "PATHGRAD_QUEUE": queue}
+    env |= {f"PATHGRAD_{key}": str(value) for key, value in TEST_SETTINGS.items()}
+    process = subprocess.Popen([str(PATHGRAD), "api", "--port", str(port)], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(url, timeout=2) as client:
+                    client.health()
+                break
+            except PathgradClientError:
+                assert process.poll() is None and time.monotonic() < deadline, "no API"
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.usefixtures("batches")
+def test_cli_batch_interrupted_says_how_to_resume_and_resumes(
+    redis_url: str, queue: str, tmp_path: Path
+) -> None:
+    # A queue no worker consumes yet: the batch waits on the server, Ctrl-C comes mid-run.
+    idle_queue = f"pathgrad-resume-{uuid.uuid4().hex[:8]}"
+    jobs = [_bad_shape()] + [unique_seed(8500.25 + number) for number in range(6)]
+    source = tmp_path / "jobs.ndjson"
+    source.write_text("".join(json.dumps(job) + "\n" for job in jobs))
+    out = tmp_path / "results.ndjson"
+    with _api_process(redis_url, idle_queue) as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PATHGRAD_")}
+        process = subprocess.Popen(
+            [str(PATHGRAD), "batch", str(source), "--url", url, "--out", str(out),
+             "--chunk", "4"], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+        try:
+            assert process.stderr is not None
+            _wait_for_line(process.stderr, "7 jobs submitted")
+            process.send_signal(signal.SIGINT)
+            rest = process.stderr.read()
+            assert process.wait(timeout=60) == 130
+        finally:
+            process.kill()
+            process.wait()
+            if process.stderr is not None:
+                process.stderr.close()
+        (hint,) = [line for line in rest.splitlines() if "Resume with:" in line]
+        assert hint.startswith("pathgrad: interrupted after ")
+        command = shlex.split(hint.split("Resume with: ", 1)[1])
+        assert command[:3] == ["pathgrad", "batch", "--resume"]
+        assert len(command[3].split(",")) == 2  # two server batches of up to 4 jobs
+        assert command[4:] == ["--out", str(out), "--url", url]
+        written = out.read_text().splitlines()
+        assert len(written) <= 1  # at most the invalid line: no worker has run a job
+        worker = start_worker(redis_url, idle_queue)
+        try:
+            done = _pathgrad(*command[1:])
+        finally:
+            stop_worker(worker)
+            # start_worker made an app of the idle queue Celery's default in this process:
+            # make the session queue's the default again, or later tasks go to the idle one.
+            create_app({"REDIS_URL": redis_url, "QUEUE": queue, "TESTING": True})
+    assert done.returncode == 1, done.stderr  # the invalid job failed
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["index"] for line in lines] == list(range(7))
+    assert lines[0]["status"] == "failed"
+    assert [line["result"] for line in lines[1:]] == [_plain(analyze(job)) for job in jobs[1:]]
+    assert done.stderr.splitlines()[-1].endswith(": 7/7 done, 1 failed")
+
+
+@pytest.mark.usefixtures("batches")
+def test_cli_batch_resume_with_the_file_sends_what_was_not_sent(
+    api: Client, server: str, tmp_path: Path
+) -> None:
+    jobs = [unique_seed(8600.25 + number) for number in range(5)]
+    source = tmp_path / "jobs.ndjson"
+    source.write_text("".join(json.dumps(job) + "\n" for job in jobs))
+    sent = api.batch(jobs[:2])
+    out = tmp_path / "results.ndjson"
+    sent_lines = [json.dumps(line, separators=(",", ":")) for line in api.resume(sent.ids)]
+    out.write_text(sent_lines[0] + "\n" + '{"index":1,"sta')  # cut off mid-line by Ctrl-C
+    done = _pathgrad("batch", str(source), "--resume", sent.ids[0], "--url", server,
+                     "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["index"] for line in lines] == list(range(5))
+    assert [line["result"] for line in lines] == [_plain(analyze(job)) for job in jobs]
+    assert json.dumps(lines[0], separators=(",", ":")) == sent_lines[0]
+    stdout = _pathgrad("batch", "--resume", sent.ids[0], "--start", "1", "--url", server)
+    assert [json.loads(line)["index"] for line in stdout.stdout.splitlines()] == [1]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["batch"], "FILE: give the jobs file"),
+    (["batch", "--resume", "abc", "--start", "3", "--out", "x.ndjson"], "--start: only with"),
+    (["batch", "jobs.ndjson", "--start", "3"], "--start: only with"),
+])
+def test_cli_batch_resume_misuse_is_one_line_and_exit_2(
+    argv: list[str], message: str, tmp_path: Path
+) -> None:
+    (tmp_path / "jobs.ndjson").write_text(json.dumps(SEED) + "\n")
+    argv = [str(tmp_path / a) if a.endswith(".ndjson") else a for a in argv]
+    done = _pathgrad(*argv, "--url", f"http://127.0.0.1:{_free_port()}")
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
+    assert message in done.stderr, done.stderr

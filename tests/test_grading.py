@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -84,6 +85,11 @@ def _integer_seed(**changes: Any) -> dict[str, Any]:
 
 def _one(result: dict[str, Any], name: str) -> dict[str, Any]:
     return next(a for a in result["answers"] if a["name"] == name)
+
+
+def _plain(markdown: str) -> str:
+    """Markdown text as it reads: CommonMark drops the backslash of an escaped character."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
 
 
 # --- the seed question ---------------------------------------------------------------------
@@ -346,13 +352,26 @@ def test_gradescope_results_json_has_a_test_per_asked_name_and_no_overriding_sco
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
         assert test["name"] == answer["name"]
         assert test["status"] == ("passed" if answer["correct"] else "failed")
-        assert test["output"] == answer["feedback"] and test["visibility"] == "visible"
+        assert _plain(test["output"]) == answer["feedback"] and test["visibility"] == "visible"
+        assert test["output_format"] == "md"
         assert isinstance(test["score"], float) and isinstance(test["max_score"], float)
     assert [t["max_score"] for t in document["tests"]] == [2.0, 1.0, 1.0, 1.0]
     assert sum(t["score"] for t in document["tests"]) == grading["score"] == 2.0
     assert document["tests"][3]["extra_data"]["diagnosis"] == "unanswered"
-    assert "b_Out was not asked" in document["output"]
-    assert "No parameter named 'W99'" in document["output"]
+    assert document["output_format"] == "md" and "execution_time" not in document
+    assert "b_Out was not asked" in _plain(document["output"])
+    assert "No parameter named 'W99'" in _plain(document["output"])
+
+
+def test_gradescope_markdown_shows_the_feedback_as_written() -> None:
+    grading = grade(SEED, {"W7": 9}, ask=["W7"])
+    output = gradescope(grading)["tests"][0]["output"]
+    # Unescaped, "a_H1 * sigma'(z) ... * the later weights" would turn into italics.
+    assert "a\\_H1 \\* sigma'(z)" in output and _plain(output) == grading["answers"][0][
+        "feedback"]
+    timed = gradescope(grading, execution_time=0.01234, visibility="after_published")
+    assert timed["execution_time"] == 0.012 and timed["visibility"] == "after_published"
+    assert {t["visibility"] for t in timed["tests"]} == {"after_published"}
 
 
 def test_gradescope_without_any_test_still_carries_a_score() -> None:
@@ -466,7 +485,7 @@ def test_cli_an_unasked_answer_cannot_raise_the_gradescope_score(
         assert "score" not in document
         assert [(t["name"], t["score"], t["max_score"]) for t in document["tests"]] == [
             ("W1", 2.0, 2.0)]
-        assert "b_Out was not asked" in document["output"]
+        assert "b_Out was not asked" in _plain(document["output"])
 
 
 def test_cli_an_empty_answer_set_scores_0_of_every_asked_point(
@@ -689,3 +708,139 @@ def test_exact_answers_beyond_float64_are_graded_not_a_crash() -> None:
     assert by_name["W7"]["correct"] is False and by_name["W7"]["given_value"] is None
     assert by_name["W7"]["diagnosis"] == "wrong" and "single path" in by_name["W7"]["feedback"]
     assert json.loads(json.dumps(report)) == report
+
+
+# --- partial credit, tolerance modes, more paths -----------------------------------------
+
+
+def test_partial_credit_per_diagnosis() -> None:
+    expected = reference(SEED)
+    partial = {"sign_error": 0.5, "missing_paths": 0.25}
+    result = grade(SEED, {"W1": -expected["W1"], "W2": 2 * 0.7 * 1.3, "W7": 9, "W13": "x",
+                          "W14": expected["W14"]},
+                   ask=["W1", "W2", "W7", "W13", "W14", "W8"], points={"W1": 4, "W2": 2},
+                   partial=partial)
+    rows = [(a["name"], a["diagnosis"], a["points"], a["credit"]) for a in result["answers"]]
+    assert rows == [("W1", "sign_error", 2.0, 0.5), ("W2", "missing_paths", 0.5, 0.25),
+                    ("W7", "wrong", 0.0, 0.0), ("W13", "unparsable", 0.0, 0.0),
+                    ("W14", "correct", 1.0, 1.0), ("W8", "unanswered", 0.0, 0.0)]
+    assert result["score"] == 3.5 and result["max_score"] == 10
+    assert result["partial"] == partial
+    assert "Partial credit: 50% of the points." in _one(result, "W1")["feedback"]
+    assert "Partial credit" not in _one(result, "W7")["feedback"]
+
+
+@pytest.mark.parametrize(("partial", "field"), [
+    ({"typo": 0.5}, "partial.typo"),
+    ({"correct": 0.5}, "partial.correct"),
+    ({"sign_error": 1.5}, "partial.sign_error"),
+    ({"sign_error": "half"}, "partial.sign_error"),
+    ([0.5], "partial"),
+])
+def test_malformed_partial_credit_names_the_field(partial: Any, field: str) -> None:
+    with pytest.raises(GradingError) as caught:
+        grade(SEED, {}, ask=["W1"], partial=partial)
+    assert caught.value.field == field
+
+
+def test_significant_figures_grade_and_word_the_rule() -> None:
+    expected = reference(SEED)["W1"]  # 2.31
+    result = grade(SEED, {"W1": 2.3, "W7": 0.652}, ask=["W1", "W7"], tolerance={"sigfig": 2})
+    assert [a["correct"] for a in result["answers"]] == [True, True]
+    result = grade(SEED, {"W1": round(expected * 1.004, 4)}, ask=["W1"], tolerance={"sigfig": 4})
+    assert _one(result, "W1")["diagnosis"] == "close"
+    assert "4 significant figures" in _one(result, "W1")["feedback"]
+    assert result["tolerance"] == {"sigfig": 4}
+
+
+def test_a_sum_missing_two_of_many_paths_is_diagnosed() -> None:
+    import reference as naive
+
+    # 16 paths for W1 (1 * 4 * 4 * 1 later choices): beyond every subset, all but two.
+    rng = np.random.default_rng(3)
+    net = {"layers": [1, 1, 4, 4, 1], "activation": "identity", "loss": "half_sse",
+           "weights": [rng.uniform(-1, 1, (n, m)).round(3).tolist()
+                       for m, n in [(1, 1), (1, 4), (4, 4), (4, 1)]],
+           "input": [0.8], "target": [0.1]}
+    f = naive.forward(net)
+    contributions = [p.contribution for p in naive.paths_of(f, 1, 0, 0)]
+    total = sum(contributions)
+    given = total - contributions[3] - contributions[12]
+    answer = _one(grade(net, {"W1": given}, ask=["W1"]), "W1")
+    assert answer["diagnosis"] == "missing_paths"
+    assert answer["details"]["paths_missing"] == 2 and answer["details"]["paths_total"] == 16
+    assert {tuple(p["nodes"]) for p in answer["details"]["missing"]} == {
+        ("X1", "H1", "H2", "H9", "Out"), ("X1", "H1", "H5", "H6", "Out")}
+
+
+# --- the CLI: an exercise's own key, times and visibility --------------------------------
+
+
+@pytest.fixture
+def exercise_folder(tmp_path: Path) -> Path:
+    assert main(["exercise", "--layers", "2,3,2,1", "--seed", "3", "--ask", "W1,W7",
+                 "--points", "W1=2", "--sigfig", "3", "--partial", "sign_error=0.5",
+                 "--out", str(tmp_path / "ex")]) == 0
+    return tmp_path / "ex" / "variant-1"
+
+
+def test_cli_grades_against_an_exercise_key(
+    exercise_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    key = json.loads((exercise_folder / "answers.json").read_text())
+    answers = tmp_path / "answers.json"
+    w1 = key["W1"]["float"]
+    answers.write_text(json.dumps({"W1": -w1, "W7": round(key["W7"]["float"] * 1.001, 6),
+                                   "W2": 1}))
+    # --network defaults to the network.json beside the key.
+    assert main(["grade", "--key", str(exercise_folder / "answers.json"),
+                 "--answers", str(answers)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [(a["name"], a["max_points"], a["points"], a["diagnosis"])
+            for a in result["answers"]] == [("W1", 2.0, 1.0, "sign_error"),
+                                            ("W7", 1.0, 1.0, "correct")]
+    assert result["tolerance"] == {"sigfig": 3} and result["partial"] == {"sign_error": 0.5}
+    assert result["ignored"][0]["name"] == "W2"
+    # A flag overrides the key's tolerance: 4 figures refuse the 0.1% slip.
+    assert main(["grade", "--key", str(exercise_folder / "answers.json"), "--answers",
+                 str(answers), "--sigfig", "4"]) == 0
+    assert _one(json.loads(capsys.readouterr().out), "W7")["correct"] is False
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--ask", "W1"], "--ask: not with --key"),
+    (["--network", "SEED"], "W1 is"),
+])
+def test_cli_a_key_that_is_not_the_networks_exits_2(
+    exercise_folder: Path, files: dict[str, Path], capsys: pytest.CaptureFixture[str],
+    extra: list[str], message: str,
+) -> None:
+    capsys.readouterr()
+    extra = [str(files["network"]) if item == "SEED" else item for item in extra]
+    code = main(["grade", "--key", str(exercise_folder / "answers.json"),
+                 "--answers", str(files["right"]), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_cli_junit_times_and_gradescope_execution_time(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    xml_out = tmp_path / "junit.xml"
+    assert main(_grade(files, "half", "--format", "junit", "--out", str(xml_out))) == 0
+    suite = ET.parse(xml_out).getroot()
+    cases = [float(c.get("time") or "nan") for c in suite.iter("testcase")]
+    assert all(0 < t < 5 for t in cases)
+    assert float(suite.get("time") or "nan") >= sum(cases)
+    assert main(_grade(files, "sets", "--format", "junit", "--out", str(xml_out))) == 0
+    suites = ET.parse(xml_out).getroot()
+    assert all(float(c.get("time") or "nan") > 0 for c in suites.iter("testcase"))
+    assert float(suites.get("time") or "nan") == pytest.approx(
+        sum(float(s.get("time") or "nan") for s in suites.iter("testsuite")), abs=1e-5)
+    out = tmp_path / "results.json"
+    assert main(_grade(files, "half", "--format", "gradescope", "--visibility", "hidden",
+                       "--out", str(out))) == 0
+    document = json.loads(out.read_text())
+    assert 0 < document["execution_time"] < 30 and document["visibility"] == "hidden"
+    assert {t["visibility"] for t in document["tests"]} == {"hidden"}

@@ -79,6 +79,13 @@ def test_defaults_draw_one_variant_asking_w1(client: FlaskClient) -> None:
     ({"layers": [2, 1], "count": 501}, "count"),
     ({"layers": [2, 1], "count": 0}, "count"),
     ({"layers": [2, 1], "colour": "red"}, "colour"),
+    ({"layers": [2, 1], "tolerance": {"sigfig": 3, "atol": 0.1}}, "tolerance.sigfig"),
+    ({"layers": [2, 1], "tolerance": {"decdig": 99}}, "tolerance.decdig"),
+    ({"layers": [2, 1], "partial": {"sign_error": -1.0}}, "partial.sign_error"),
+    ({"layers": [2, 1], "partial": {"typo": 0.5}}, "partial.typo"),
+    ({"layers": [2, 2, 1], "ask": ["W1"], "points": {"W2": 1.0}}, "points.W2"),
+    ({"layers": [2, 1], "max_draws": 0}, "max_draws"),
+    ({"layers": [2, 1], "count": 500, "max_draws": 5000}, "max_draws"),
     ({}, "layers"),
     ([2, 1], "body"),
 ])
@@ -106,6 +113,43 @@ def test_no_fitting_network_is_422_from_the_worker(client: FlaskClient) -> None:
     assert problem["detail"].startswith("count: only")
 
 
+def test_no_network_telling_the_slips_apart_is_422_naming_the_constraint(
+    client: FlaskClient,
+) -> None:
+    body = {"layers": [2, 4, 4, 4, 1], "activation": "leaky_relu", "loss": "half_sse",
+            "ask": ["W1"], "tolerance": {"sigfig": 2}, "max_draws": 20, "seed": 1}
+    # Seed 1 is one that fails (as tests/test_distractors.py shows offline).
+    response = _post(client, body)
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert problem["errors"][0]["field"] == "max_draws"
+    assert "cannot tell apart" in problem["detail"] and "of W1" in problem["detail"]
+
+
+def test_the_key_over_http_carries_distractors_points_and_tolerance(
+    client: FlaskClient,
+) -> None:
+    body = {"layers": [2, 3, 2, 1], "seed": _SEED + 3, "ask": ["W1", "W7"], "count": 2,
+            "tolerance": {"decdig": 2}, "partial": {"sign_error": 0.5}, "points": {"W7": 3.0}}
+    response = _post(client, body)
+    assert response.status_code == 200, response.get_json()
+    data = response.get_json()
+    ExerciseList.model_validate(data)
+    expected = exercises(2, layers=[2, 3, 2, 1], seed=_SEED + 3, ask=["W1", "W7"],
+                         tolerance={"decdig": 2}, partial={"sign_error": 0.5},
+                         points={"W7": 3.0})
+    assert data == json.loads(json.dumps({"exercises": expected}))
+    key = data["exercises"][0]["answers"]
+    assert (key["W1"]["points"], key["W7"]["points"]) == (1.0, 3.0)
+    assert key["W1"]["tolerance"] == {"decdig": 2}
+    # Every asked weight with a nonzero gradient has a sign error, of credit 0.5.
+    signs = [d for entry in key.values() for d in entry["distractors"]
+             if d["diagnosis"] == "sign_error"]
+    assert signs and {d["credit"] for d in signs} == {0.5}
+    assert len(signs) == sum(1 for entry in key.values() if entry["value"] != "0")
+    assert data["exercises"][0]["draws"] >= 1
+
+
 def test_malformed_json_is_400(app: Flask) -> None:
     response = app.test_client().post("/v1/exercises", data="{layers",
                                       content_type="application/json")
@@ -120,7 +164,10 @@ def test_openapi_documents_the_route(app: Flask) -> None:
     schemas = document["components"]["schemas"]
     request = schemas["ExerciseRequest"]["properties"]
     assert {"layers", "activation", "loss", "seed", "ask", "integers", "fractions",
-            "count"} == set(request)
-    assert request["count"]["maximum"] == 500
+            "count", "tolerance", "partial", "points", "max_draws"} == set(request)
+    assert request["count"]["maximum"] == 500 and request["max_draws"]["maximum"] == 10_000
     assert set(schemas["ExerciseAnswer"]["properties"]) == {
-        "value", "float", "formula", "paths", "contributions"}
+        "value", "float", "formula", "paths", "contributions", "distractors", "points",
+        "tolerance", "partial"}
+    assert {"diagnosis", "value", "float", "feedback", "credit", "missing"} == set(
+        schemas["ExerciseDistractor"]["properties"])

@@ -12,7 +12,7 @@ import pytest
 from conftest import SEED
 from flask.testing import FlaskClient
 
-from service.models import Grading
+from service.models import GradescopeResults, Grading
 
 # A target no earlier run has cached: the expected values do not depend on it (Out > Y).
 _TARGET = -(time.time() % 1)
@@ -98,6 +98,37 @@ def test_junit_format(client: FlaskClient) -> None:
     assert failure is not None and "negative of dLoss/dW7" in (failure.get("message") or "")
 
 
+def test_significant_figures_and_partial_credit_over_http(client: FlaskClient) -> None:
+    body = {"network": _network(), "answers": {"W1": round(W1, 2), "W7": -W7},
+            "ask": ["W1", "W7"], "tolerance": {"sigfig": 3}, "points": {"W7": 4},
+            "partial": {"sign_error": 0.5}}
+    grading = _post(client, body).get_json()
+    Grading.model_validate(grading)
+    assert [(a["diagnosis"], a["points"], a["credit"]) for a in grading["answers"]] == [
+        ("correct", 1.0, 1.0), ("sign_error", 2.0, 0.5)]
+    assert grading["tolerance"] == {"sigfig": 3} and grading["partial"] == {"sign_error": 0.5}
+    looser = _post(client, body | {"tolerance": {"sigfig": 2}, "answers": {"W1": 2.3}})
+    assert looser.get_json()["answers"][0]["correct"] is True
+    tighter = _post(client, body | {"tolerance": {"sigfig": 4}, "answers": {"W1": 2.30}})
+    assert tighter.get_json()["answers"][0]["diagnosis"] == "close"
+
+
+def test_gradescope_times_visibility_and_junit_times(client: FlaskClient) -> None:
+    body = {"network": _network(), "answers": {"W1": W1, "W7": 0}, "ask": ["W1", "W7"]}
+    response = client.post("/v1/grade?format=gradescope&visibility=after_due_date", json=body)
+    document = response.get_json()
+    GradescopeResults.model_validate(document)
+    assert 0 < document["execution_time"] < 30 and document["output_format"] == "md"
+    assert document["visibility"] == "after_due_date"
+    assert {(t["visibility"], t["output_format"]) for t in document["tests"]} == {
+        ("after_due_date", "md")}
+    suite = ET.fromstring(_post(client, body, "junit").get_data(as_text=True))
+    times = [float(c.get("time") or "nan") for c in suite.iter("testcase")]
+    assert all(t > 0 for t in times) and float(suite.get("time") or "nan") >= sum(times)
+    bad = client.post("/v1/grade?format=gradescope&visibility=sometimes", json=body)
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "visibility"
+
+
 def test_an_identical_request_is_answered_from_the_cache(client: FlaskClient) -> None:
     body = {"network": _network(input=[1.0, 2.0 + abs(_TARGET)]), "answers": {"W1": 1},
             "ask": ["W1"]}
@@ -123,9 +154,17 @@ def test_an_identical_request_is_answered_from_the_cache(client: FlaskClient) ->
     ({"network": SEED, "answers": {}, "points": {}}, "points"),
     ({"network": SEED, "answers": {}, "ask": ["W1"], "points": {"b_Out": 1}}, "points.b_Out"),
     ({"network": SEED, "answers": {}, "points": {"W77": 1}}, "points.W77"),
+    ({"network": SEED, "answers": {}, "ask": ["W1"], "tolerance": {"sigfig": 3, "rtol": 0.1}},
+     "tolerance.sigfig"),
+    ({"network": SEED, "answers": {}, "ask": ["W1"], "tolerance": {"sigfig": 0}},
+     "tolerance.sigfig"),
+    ({"network": SEED, "answers": {}, "ask": ["W1"], "partial": {"typo": 0.5}}, "partial.typo"),
+    ({"network": SEED, "answers": {}, "ask": ["W1"], "partial": {"sign_error": 2.0}},
+     "partial.sign_error"),
 ], ids=["answers-list", "tolerance", "points-negative", "network", "no-answers", "no-ask",
         "ask-string", "ask-empty", "ask-number", "ask-unknown", "points-empty",
-        "points-not-asked", "points-unknown"])
+        "points-not-asked", "points-unknown", "tolerance-mixed", "sigfig-0", "partial-typo",
+        "partial-over-1"])
 def test_invalid_requests_are_422_naming_the_field(
     client: FlaskClient, body: dict[str, Any], field: str
 ) -> None:
@@ -145,7 +184,7 @@ def test_unknown_format_is_422(client: FlaskClient) -> None:
 def test_the_route_is_in_openapi(client: FlaskClient) -> None:
     document = client.get("/openapi.json").get_json()
     operation = document["paths"]["/v1/grade"]["post"]
-    assert {p["name"] for p in operation["parameters"]} == {"format"}
+    assert {p["name"] for p in operation["parameters"]} == {"format", "visibility"}
     assert "Grading" in json.dumps(operation["responses"]["200"])
     request = document["components"]["schemas"]["GradeRequest"]["properties"]
     assert "ask" in request and "ignored" in document["components"]["schemas"]["Grading"][

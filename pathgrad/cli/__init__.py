@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "exercise": "exercise",
     "draw": "draw",
     "import": "convert",
+    "autograder": "autograder",
     "submit": "remote",
     "batch": "remote",
 }

@@ -1,4 +1,8 @@
-"""`pathgrad exercise`: draw backprop exercises with their answer keys, offline."""
+"""`pathgrad exercise`: draw backprop exercises with their answer keys, offline.
+
+Output: the three files of each variant (printed, or one folder per variant with
+``--out``), one JSON document, a Moodle XML quiz, or PrairieLearn question folders.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .coursework import add_credit_arguments, partial_of, points_of, tolerance_of
+from .files import InputError
+
 __all__ = ["add_parser", "run"]
 
 _EPILOG = """\
@@ -17,9 +24,14 @@ example: pathgrad exercise --layers 2,3,2,1 --activation identity --loss l1 \
 
 Without --out, prints each variant's network.json, question.md and answers.json.
 With --out DIR, writes DIR/variant-N/{network.json,question.md,answers.json} and
-DIR/index.json (the seed of every variant). The same flags always give the same
-exercises. Limits: 2 to 6 layer sizes, each 1 to 10, at most 10,000 paths in the
-network and 64 per asked weight; --count at most 500; --integers within -20..20."""
+DIR/index.json (the seed of every variant). --format moodle writes a Moodle XML
+quiz (--out quiz.xml, else stdout); --format prairielearn writes one PrairieLearn
+question folder per variant under --out DIR. Networks are redrawn until every
+common slip gives a value of its own (the key's distractors), within the grading
+tolerance; --max-draws bounds the draws per variant. The same flags always give the
+same exercises. Limits: 2 to 6 layer sizes, each 1 to 10, at most 10,000 paths in
+the network and 64 per asked weight; --count at most 500; --integers within -20..20;
+--max-draws at most 10,000."""
 
 # "-3..3" starts like an option; let argparse read it as a value (as it does "-3").
 _VALUE = re.compile(r"^-\d+(\.\.-?\d+)?$|^-\d*\.\d+$")
@@ -45,23 +57,39 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--fractions", action="store_true",
                         help="also draw halves such as 1/2 and -3/2")
     parser.add_argument("--count", type=int, default=1, help="variants, one per student")
-    parser.add_argument("--out", type=Path, help="write one folder per variant under DIR")
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="without --out: the three files (text) or one JSON document")
+    parser.add_argument("--max-draws", type=int, default=1000, metavar="N",
+                        help="networks drawn per variant before giving up (default 1000)")
+    add_credit_arguments(parser)
+    parser.add_argument("--out", type=Path,
+                        help="write one folder per variant under DIR (moodle: the quiz file)")
+    parser.add_argument("--format", choices=("text", "json", "moodle", "prairielearn"),
+                        default="text",
+                        help="the three files (text), one JSON document, a Moodle XML quiz or "
+                        "PrairieLearn question folders (needs --out DIR)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Draw the exercises and print or write them; 2 on invalid input."""
-    from worker.coursework.exercises import exercises
-
-    activation = args.activation[0] if len(args.activation) == 1 else args.activation
     try:
-        drawn = exercises(args.count, seed=args.seed, layers=args.layers, activation=activation,
-                          loss=args.loss, ask=args.ask, integers=args.integers,
-                          fractions=args.fractions)
-    except ValueError as error:  # the engine's PathgradError family
+        return _run(args)
+    except (ValueError, InputError) as error:  # ValueError: the engine's PathgradError family
         print(f"pathgrad: error: {error}", file=sys.stderr)
         return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from worker.coursework.exercises import exercises
+
+    if args.format == "prairielearn" and args.out is None:
+        raise InputError("--format prairielearn: give --out DIR, the folder of the questions")
+    activation = args.activation[0] if len(args.activation) == 1 else args.activation
+    drawn = exercises(args.count, seed=args.seed, layers=args.layers, activation=activation,
+                      loss=args.loss, ask=args.ask, integers=args.integers,
+                      fractions=args.fractions, tolerance=tolerance_of(args),
+                      partial=partial_of(args), points=points_of(args),
+                      max_draws=args.max_draws)
+    if args.format in ("moodle", "prairielearn"):
+        return _export(args, drawn)
     if args.out is not None:
         return _write(args.out, drawn)
     if args.format == "json":
@@ -69,6 +97,35 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_text(drawn))
     return 0
+
+
+def _export(args: argparse.Namespace, drawn: list[dict[str, Any]]) -> int:
+    """Write the Moodle quiz or the PrairieLearn folders."""
+    from worker.coursework.exports import moodle_xml, prairielearn
+
+    if args.format == "moodle":
+        quiz = moodle_xml(drawn)
+        if args.out is None:
+            sys.stdout.write(quiz)
+            return 0
+        _save(args.out, quiz)
+        questions = sum(len(exercise["answers"]) for exercise in drawn)
+        print(f"wrote {questions} Moodle question{'s' if questions > 1 else ''} to {args.out}")
+        return 0
+    for folder, files in prairielearn(drawn).items():
+        for name, content in files.items():
+            _save(args.out / folder / name, content)
+    print(f"wrote {len(drawn)} PrairieLearn question{'s' if len(drawn) > 1 else ''} under "
+          f"{args.out}/")
+    return 0
+
+
+def _save(path: Path, content: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"--out {path}: {error.strerror or error}") from None
 
 
 def _sizes(text: str) -> list[int]:
@@ -108,7 +165,9 @@ def _network_json(network: dict[str, Any]) -> str:
 
 
 def _folder(index: int, count: int) -> str:
-    return f"variant-{index + 1:0{len(str(count))}d}"
+    from worker.coursework.exports import variant_folder
+
+    return variant_folder(index, count)
 
 
 def _text(drawn: list[dict[str, Any]]) -> str:

@@ -1,8 +1,10 @@
 """`pathgrad grade`: grade hand-computed gradients offline, for autograders and CI.
 
 What is graded is what was asked: ``--ask W1,W7`` (or a JSON file of names, such
-as an exercise's ``answers.json``), else the names of ``--points``; one of them is
-required. Answers to other names earn nothing and are reported as ignored.
+as an exercise's ``answers.json``), else the names of ``--points``, or an
+exercise's own key (``--key answers.json``: what it asked, its points, tolerance
+and partial credit, checked against the network); one of them is required.
+Answers to other names earn nothing and are reported as ignored.
 
 One answer set (a JSON object) gives one grading in the chosen format. Many
 answer sets for the same network (an NDJSON file, one object per line with an
@@ -27,19 +29,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from worker.coursework.formats import FORMATS, SUITE, gradescope, junit_suites, render
+from worker.coursework.formats import FORMATS, SUITE, VISIBILITIES, gradescope, junit_suites, render
 
+from .coursework import add_credit_arguments, partial_of, tolerance_of
 from .files import InputError, read_json, read_text
 
 if TYPE_CHECKING:
     from worker.coursework.grading import AnswerKey, Tolerance
 
-__all__ = ["add_parser", "run"]
+__all__ = ["Setup", "add_grading_arguments", "add_parser", "read_setup", "run"]
 
 _MANY_SUFFIXES = (".ndjson", ".jsonl")
 
@@ -61,23 +66,9 @@ def add_parser(commands: Any) -> None:
         "dLoss/dOut). Only the asked parameters (--ask, or the names of --points) are graded. "
         "--answers may be an NDJSON file of many answer sets (one object per line, optional "
         "\"id\").")
-    grade.add_argument("--network", type=Path, required=True, help="network spec JSON file")
+    add_grading_arguments(grade)
     grade.add_argument("--answers", type=Path, required=True,
                        help="answers JSON object, or NDJSON/JSON list of answer sets ('-': stdin)")
-    grade.add_argument("--ask", metavar="NAMES",
-                       help="the graded parameters: W1,W7, or a JSON file holding a list of "
-                       "names or an object keyed by them (an exercise's answers.json); required "
-                       "unless --points names them")
-    grade.add_argument("--options", type=Path, help="analysis options JSON file")
-    grade.add_argument("--subgradient", choices=("min_norm", "left", "right"),
-                       help="overrides --options")
-    grade.add_argument("--arithmetic", choices=("float", "exact"), help="overrides --options")
-    grade.add_argument("--tolerance-rtol", type=float, dest="rtol",
-                       help="relative tolerance (default 1e-6)")
-    grade.add_argument("--tolerance-atol", type=float, dest="atol",
-                       help="absolute tolerance (default 1e-9)")
-    grade.add_argument("--points", type=Path,
-                       help="JSON object: asked name -> max points (default 1 each)")
     grade.add_argument("--format", choices=FORMATS, default="json")
     grade.add_argument("--name", default=SUITE,
                        help=f"JUnit suite and class name of one answer set (default {SUITE}); "
@@ -85,6 +76,63 @@ def add_parser(commands: Any) -> None:
     grade.add_argument("--out", type=Path, help="write here instead of stdout")
     grade.add_argument("--fail-under", type=_fraction, metavar="SCORE",
                        help="exit 1 if a score is under SCORE, a fraction 0..1 of the max score")
+    grade.add_argument("--visibility", choices=VISIBILITIES, default="visible",
+                       help="Gradescope: when students see the results (default visible)")
+
+
+def add_grading_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add what defines a grading: the network, what is asked, options, tolerance, credit."""
+    parser.add_argument("--network", type=Path,
+                        help="network spec JSON file (with --key: default the network.json "
+                        "beside the key)")
+    parser.add_argument("--key", type=Path, metavar="ANSWERS.json",
+                        help="an exercise's answer key: grade what it asked, with its points, "
+                        "tolerance and partial credit")
+    parser.add_argument("--ask", metavar="NAMES",
+                        help="the graded parameters: W1,W7, or a JSON file holding a list of "
+                        "names or an object keyed by them (an exercise's answers.json); "
+                        "required unless --points or --key names them")
+    parser.add_argument("--options", type=Path, help="analysis options JSON file")
+    parser.add_argument("--subgradient", choices=("min_norm", "left", "right"),
+                        help="overrides --options")
+    parser.add_argument("--arithmetic", choices=("float", "exact"), help="overrides --options")
+    add_credit_arguments(parser, points=False)
+    parser.add_argument("--points", type=Path,
+                        help="JSON object: asked name -> max points (default 1 each)")
+
+
+class Setup(NamedTuple):
+    """A grading as the flags define it, checked against the network."""
+
+    network: Any
+    options: dict[str, Any]
+    ask: list[str]
+    points: dict[str, float] | None
+    tolerance: Tolerance
+    partial: dict[str, float]
+    key: AnswerKey
+
+
+def read_setup(args: argparse.Namespace) -> Setup:
+    """Read and check the flags of :func:`add_grading_arguments` (InputError, PathgradError)."""
+    from worker.coursework.grading import AnswerKey, parse_partial, parse_points, parse_tolerance
+
+    key = _Key.read(args)
+    network = read_json(args.network if args.network is not None else key.network)
+    options = _options(args)
+    tolerance = parse_tolerance(tolerance_of(args) or key.tolerance)
+    partial = parse_partial(partial_of(args) if args.partial is not None else key.partial)
+    points = parse_points(read_json(args.points)) if args.points else key.points
+    ask = _ask(args.ask) if args.ask is not None else key.ask
+    if ask is None and points is None:
+        raise InputError("--ask: name the graded parameters, e.g. --ask W1,W7 (or give "
+                         "--points or --key): only what was asked is graded")
+    answer_key = AnswerKey(network, **options)
+    key.check(answer_key)
+    # Grading no answer checks ask and points against the network, and names the asked set.
+    blank = answer_key.grade({}, ask=ask, tolerance=tolerance, points=points, partial=partial)
+    asked = [answer["name"] for answer in blank["answers"]]
+    return Setup(network, options, asked, points, tolerance, partial, answer_key)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,26 +147,85 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from worker.coursework.grading import AnswerKey, parse_points, parse_tolerance
-
-    network = read_json(args.network)
-    options = _options(args)
-    tolerance = parse_tolerance({k: v for k in ("rtol", "atol")
-                                 if (v := getattr(args, k)) is not None})
-    points = parse_points(read_json(args.points)) if args.points else None
-    ask = _ask(args.ask)
-    if ask is None and points is None:
-        raise InputError("--ask: name the graded parameters, e.g. --ask W1,W7 (or give "
-                         "--points): only what was asked is graded")
-    grader = _Grader(AnswerKey(network, **options), ask, tolerance, points)
+    started = time.perf_counter()
+    setup = read_setup(args)
+    grader = _Grader(setup.key, setup.ask, setup.tolerance, setup.points, setup.partial)
     sets, many = _answer_sets(args.answers, one=args.format == "gradescope")
     if many:
         return _grade_many(grader, sets, args)
     grading = grader.grade(next(sets))
     _warn([grading], many=False)
-    _write(args.out, render(grading, args.format, args.name)
-           + ("" if args.format == "junit" else "\n"))
+    elapsed = time.perf_counter() - started
+    text = render(grading, args.format, args.name, timings=grader.timings,
+                  seconds=elapsed if args.format == "gradescope" else grader.seconds,
+                  visibility=args.visibility)
+    _write(args.out, text + ("" if args.format == "junit" else "\n"))
     return 1 if _under(grading, args.fail_under) else 0
+
+
+class _Key(NamedTuple):
+    """What an exercise's answer key (``--key``) says: asked names, points, tolerance, credit."""
+
+    path: Path | None = None
+    values: dict[str, Any] | None = None
+    ask: list[str] | None = None
+    points: dict[str, float] | None = None
+    tolerance: dict[str, Any] | None = None
+    partial: dict[str, Any] | None = None
+
+    @property
+    def network(self) -> Path:
+        """The network beside the key (an exercise folder holds both)."""
+        if self.path is None:
+            raise InputError("--network: give the network spec JSON file (or --key)")
+        return self.path.parent / "network.json"
+
+    @classmethod
+    def read(cls, args: argparse.Namespace) -> _Key:
+        """The key of ``--key``, or an empty one; ``--ask`` and ``--points`` may not join it."""
+        if args.key is None:
+            return cls()
+        for flag, value in (("--ask", args.ask), ("--points", args.points)):
+            if value is not None:
+                raise InputError(f"{flag}: not with --key, which gives what was asked and its "
+                                 "points")
+        document = read_json(args.key)
+        if not isinstance(document, dict) or not document or not all(
+                isinstance(entry, dict) and "value" in entry for entry in document.values()):
+            raise InputError(f"--key {args.key}: expected an exercise's answers.json, an object "
+                             "of asked weights each with its \"value\"")
+        entries: dict[str, dict[str, Any]] = document
+        return cls(args.key, {name: entry["value"] for name, entry in entries.items()},
+                   list(entries), {name: entry.get("points", 1.0)
+                                   for name, entry in entries.items()},
+                   cls._shared(args.key, entries, "tolerance"),
+                   cls._shared(args.key, entries, "partial"))
+
+    @staticmethod
+    def _shared(path: Path, entries: dict[str, dict[str, Any]], field: str) -> Any:
+        values = [entry.get(field) for entry in entries.values()]
+        if any(value != values[0] for value in values):
+            raise InputError(f"--key {path}: expected one {field} for every asked weight")
+        return values[0]
+
+    def check(self, key: AnswerKey) -> None:
+        """Refuse a key that is not this network's: its values must be the gradients."""
+        from worker.coursework.grading import parse_answer
+
+        for name, value in (self.values or {}).items():
+            param = key.parameters.locate(name)
+            if param is None:
+                raise InputError(f"--key {self.path}: {name} is no parameter of this network")
+            try:
+                stated = parse_answer(value, exact=key.options.exact)
+            except ValueError as error:
+                raise InputError(f"--key {self.path}: {name}: {error}") from None
+            actual = key.rules[0].gradient(param)
+            if not (stated == actual if key.options.exact else math.isclose(
+                    float(stated), float(actual), rel_tol=1e-9, abs_tol=1e-12)):
+                raise InputError(f"--key {self.path}: {name} is {value} in the key but "
+                                 f"dLoss/d{name} = {float(actual):g} in this network: give the "
+                                 "exercise's own network.json")
 
 
 class _Grader:
@@ -126,9 +233,13 @@ class _Grader:
 
     def __init__(
         self, key: AnswerKey, ask: list[str] | None, tolerance: Tolerance,
-        points: dict[str, float] | None,
+        points: dict[str, float] | None, partial: dict[str, float],
     ) -> None:
         self.key, self.ask, self.tolerance, self.points = key, ask, tolerance, points
+        self.partial = partial
+        # The seconds spent grading each asked name of the last set, and the whole set.
+        self.timings: dict[str, float] = {}
+        self.seconds = 0.0
         # Grading no answer checks ask and points against the network before any
         # submission is read, and is what an unreadable submission gets.
         self.blank = self._grade({})
@@ -143,17 +254,24 @@ class _Grader:
         """Every asked name unanswered, and why."""
         answers = [answer | {"feedback": "No answer: the submission could not be read."}
                    for answer in self.blank["answers"]]
+        self.timings, self.seconds = {}, 0.0
         return self.blank | {"answers": answers, "submission_error": error}
 
     def _grade(self, answers: dict[str, Any]) -> dict[str, Any]:
-        return self.key.grade(answers, ask=self.ask, tolerance=self.tolerance,
-                              points=self.points)
+        started = time.perf_counter()
+        self.timings = {}
+        grading = self.key.grade(answers, ask=self.ask, tolerance=self.tolerance,
+                                 points=self.points, partial=self.partial,
+                                 timings=self.timings)
+        self.seconds = time.perf_counter() - started
+        return grading
 
 
 def _grade_many(grader: _Grader, sets: Iterator[_Set], args: argparse.Namespace) -> int:
     """Grade every set; an unreadable set is graded 0 with its reason, like any other."""
     lines: list[str] = []
     suites: list[tuple[str, dict[str, Any]]] = []
+    timings: list[dict[str, float]] = []
     labels: set[str] = set()
     gradings: list[dict[str, Any]] = []
     for number, answer_set in enumerate(sets, start=1):
@@ -161,17 +279,21 @@ def _grade_many(grader: _Grader, sets: Iterator[_Set], args: argparse.Namespace)
         gradings.append(grading)
         if args.format == "junit":
             suites.append((_label(answer_set.id, number, labels), grading))
+            timings.append(grader.timings)
             continue
-        body = gradescope(grading) if args.format == "gradescope" else grading
+        body = (gradescope(grading, execution_time=grader.seconds, visibility=args.visibility)
+                if args.format == "gradescope" else grading)
         lines.append(json.dumps({"id": answer_set.id, **body}, ensure_ascii=False))
     if not gradings:  # an empty class file must not pass --fail-under
         grading = grader.unreadable(f"{args.answers.name} holds no answer set")
         gradings.append(grading)
         suites.append(("set 1", grading))
-        body = gradescope(grading) if args.format == "gradescope" else grading
+        timings.append({})
+        body = (gradescope(grading, execution_time=0.0, visibility=args.visibility)
+                if args.format == "gradescope" else grading)
         lines.append(json.dumps({"id": None, **body}, ensure_ascii=False))
     _warn(gradings, many=True)
-    _write(args.out, junit_suites(suites, args.name) if args.format == "junit"
+    _write(args.out, junit_suites(suites, args.name, timings) if args.format == "junit"
            else "".join(line + "\n" for line in lines))
     return 1 if any(_under(grading, args.fail_under) for grading in gradings) else 0
 

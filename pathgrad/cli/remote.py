@@ -3,7 +3,9 @@
 Exit status: 0 when every job succeeded; 1 when a job failed (``submit``: the job;
 ``batch``: at least one line, the others are still written); 2 for input that cannot be
 read, a request the server refused, or a server that cannot be reached (one line on
-stderr); 130 when interrupted.
+stderr); 130 when interrupted. An interrupted ``batch`` says how to read on: the
+server batches keep running, and ``--resume ID,...`` reads their lines from where the
+output stopped (the lines already in ``--out``, or ``--start N``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from ..client import DEFAULT_URL, FINISHED, BatchResults, Client, PathgradClientError
+from ..client import (
+    DEFAULT_URL,
+    FINISHED,
+    BatchInterrupted,
+    BatchResults,
+    Client,
+    PathgradClientError,
+)
 from .files import InputError, read_json, read_text
 
 __all__ = ["add_parser", "run"]
@@ -57,13 +66,22 @@ def add_parser(commands: Any) -> None:
                     "order of FILE, as they finish: {\"index\", \"status\", \"result\" | "
                     "\"error\"}. FILE is NDJSON (one job {\"network\", \"options\"} or bare "
                     "network a line; blank lines are skipped) or JSON {\"jobs\": [...]}. "
-                    "Progress goes to stderr: a bar on a terminal, else a line per tenth.")
-    batch.add_argument("file", type=Path, help="jobs file ('-' for stdin)")
+                    "Progress goes to stderr: a bar on a terminal, else a line per tenth. "
+                    "Interrupted (Ctrl-C), it prints how to resume: the server batches run "
+                    "on, and --resume reads them from where the output stopped.")
+    batch.add_argument("file", type=Path, nargs="?",
+                       help="jobs file ('-' for stdin); with --resume, only needed when the "
+                       "submission itself was interrupted (its jobs not yet sent are sent)")
     _add_server_arguments(batch)
     batch.add_argument("--out", type=Path, metavar="PATH",
                        help="write the result lines to PATH (default: stdout)")
     batch.add_argument("--chunk", type=int, default=10_000, metavar="N",
                        help="jobs per server batch (default 10000)")
+    batch.add_argument("--resume", type=_ids, metavar="BATCH_ID[,...]",
+                       help="read on server batches an interrupted run submitted, in order; "
+                       "with --out, after the lines already in that file")
+    batch.add_argument("--start", type=int, metavar="N",
+                       help="with --resume and no --out: the lines already read (default 0)")
 
 
 def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,24 +153,112 @@ def _render_job(job: dict[str, Any]) -> str:
 def _batch(client: Client, args: argparse.Namespace) -> int:
     if args.chunk < 1:
         raise InputError(f"--chunk: expected at least 1, got {args.chunk}")
-    jobs = _read_jobs(args.file)
-    results = client.batch(jobs, chunk=args.chunk)
+    if args.resume is None and args.file is None:
+        raise InputError("FILE: give the jobs file (or --resume BATCH_ID,... to read on "
+                         "batches already submitted)")
+    if args.start is not None and (args.resume is None or args.out is not None):
+        raise InputError("--start: only with --resume and without --out (with --out, the "
+                         "lines already in the file say where to read on)")
+    jobs = _read_jobs(args.file) if args.file is not None else []
+    start = _lines_written(args.out) if args.resume is not None and args.out else (
+        args.start or 0)
+    counter = _Counter(start)
+    results: BatchResults | None = None
+    try:
+        results = _results(client, args, jobs, start)
+        return _write_all(args, results, counter)
+    except BatchInterrupted as interrupted:
+        _resume_hint(args, (args.resume or []) + interrupted.ids, start, unsent=True)
+        return 130
+    except KeyboardInterrupt:
+        if results is None:
+            raise  # before anything was submitted: nothing to resume
+        # Every batch is on the server: read on from the lines written.
+        _resume_hint(args, results.ids, counter.done, unsent=False)
+        return 130
+
+
+def _write_all(args: argparse.Namespace, results: BatchResults, counter: _Counter) -> int:
     label = _label(results.ids)
     if args.out is None:
-        return _write_results(results, label, sys.stdout)
+        return _write_results(results, label, sys.stdout, counter)
     try:
-        with args.out.open("w", encoding="utf-8") as out:
-            return _write_results(results, label, out)
+        with args.out.open("a" if args.resume is not None else "w", encoding="utf-8") as out:
+            return _write_results(results, label, out, counter)
     except OSError as error:
         raise InputError(f"{args.out}: cannot write: {error.strerror}") from None
 
 
-def _write_results(results: BatchResults, label: str, out: TextIO) -> int:
+class _Counter:
+    """The result lines written so far (those of earlier runs included)."""
+
+    def __init__(self, done: int) -> None:
+        self.done = done
+
+    def __repr__(self) -> str:
+        return f"_Counter({self.done})"
+
+
+def _results(
+    client: Client, args: argparse.Namespace, jobs: list[dict[str, Any]], start: int
+) -> BatchResults:
+    """Submit the jobs, or read on the batches of ``--resume`` (sending jobs not yet sent)."""
+    if args.resume is None:
+        return client.batch(jobs, chunk=args.chunk)
+    covered = sum(int(client.batch_status(batch_id)["total"]) for batch_id in args.resume)
+    if jobs and len(jobs) < covered:
+        raise InputError(f"{args.file}: {len(jobs)} jobs, but the batches of --resume hold "
+                         f"{covered}: is it the file they were submitted from?")
+    return client.resume(args.resume, start=start, jobs=jobs[covered:], chunk=args.chunk)
+
+
+def _resume_hint(args: argparse.Namespace, ids: list[str], done: int, *, unsent: bool) -> None:
+    """Say how to read on after Ctrl-C: the server batches run on without this client."""
+    command = ["pathgrad", "batch"]
+    if unsent and args.file is not None:
+        command.append(str(args.file))  # the jobs not yet sent are sent on resuming
+    if ids:
+        command += ["--resume", ",".join(ids)]
+    command += ["--out", str(args.out)] if args.out is not None else ["--start", str(done)]
+    if args.url != DEFAULT_URL:
+        command += ["--url", args.url]
+    where = (f"while sending the jobs ({len(ids)} batches sent)" if unsent
+             else f"after {done} result lines")
+    print(f"pathgrad: interrupted {where}; the server goes on with the batches sent. "
+          f"Resume with: {' '.join(command)}", file=sys.stderr)
+
+
+def _lines_written(path: Path) -> int:
+    """The complete lines of an output file (a partial last line is cut off), or 0."""
+    try:
+        with path.open("rb+") as out:
+            data = out.read()
+            complete = data.rfind(b"\n") + 1
+            if complete < len(data):
+                out.truncate(complete)
+    except FileNotFoundError:
+        return 0
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+    return data[:complete].count(b"\n")
+
+
+def _ids(text: str) -> list[str]:
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError(f"expected comma-separated batch ids, got {text!r}")
+    return ids
+
+
+def _write_results(
+    results: BatchResults, label: str, out: TextIO, counter: _Counter
+) -> int:
     """Write each result line as it arrives and report progress; return the exit status."""
-    progress = _Progress(label, results.total, sys.stderr)
+    progress = _Progress(label, results.total, sys.stderr, done=results.start)
     try:
         for line in results:
             out.write(json.dumps(line, separators=(",", ":")) + "\n")
+            counter.done += 1
             progress.advance(line["status"] == "failed")
     finally:
         results.close()
@@ -171,16 +277,18 @@ def _label(ids: list[str]) -> str:
 class _Progress:
     """A tqdm bar when ``stream`` is a terminal, else a plain line every tenth and at the end."""
 
-    def __init__(self, label: str, total: int, stream: IO[str]) -> None:
+    def __init__(self, label: str, total: int, stream: IO[str], done: int = 0) -> None:
         self.label, self.total, self.stream = label, total, stream
-        self.done = self.failed = 0
+        self.done, self.failed = done, 0
         self._every = max(1, math.ceil(total / _PROGRESS_STEPS))
         self._bar: Any = None
         if stream.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=label, unit="job", file=stream,
+            self._bar = tqdm(total=total, initial=done, desc=label, unit="job", file=stream,
                              dynamic_ncols=True)
+        elif done:
+            print(f"{label}: {total} jobs, reading on after {done}", file=stream, flush=True)
         else:
             print(f"{label}: {total} jobs submitted", file=stream, flush=True)
 

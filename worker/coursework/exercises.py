@@ -7,8 +7,12 @@ dLoss/dW as an exact fraction, its float, its symbolic path sum and its paths.
 
 Networks are redrawn (deterministically) until no asked gradient sits on a kink
 (a relu/leaky_relu pre-activation exactly 0 on its paths, or an l1 output exactly
-on its target) and the asked gradients are not all zero: every answer is then a
-plain derivative, the same under every subgradient rule.
+on its target), the asked gradients are not all zero, and every common slip is
+told apart: the values of the slips of different diagnoses (the key's
+``distractors``, :mod:`worker.coursework.distractors`) differ from the answer and
+from each other by more than the grading tolerance, so a wrong answer's diagnosis
+is never a guess. Every answer is then a plain derivative, the same under every
+subgradient rule.
 
 Only rational activations and losses are allowed, so every answer is exact.
 Randomness comes from ``random.Random(seed).random()`` alone, whose sequence
@@ -18,26 +22,33 @@ every machine.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from ..engine.activations import ACTIVATIONS
 from ..engine.backprop import deltas
-from ..engine.batch import stack
+from ..engine.batch import Batch, stack
 from ..engine.contributions import contributions
-from ..engine.errors import InvalidInputError
+from ..engine.errors import InvalidInputError, brief
+from ..engine.exact import is_finite_number
 from ..engine.forward import forward
 from ..engine.losses import LOSSES
 from ..engine.names import Names
 from ..engine.options import parse_options
 from ..engine.paths import paths_per_node, suffix_path_count
-from ..engine.pipeline import analyze_checked
 from ..engine.spec import Network, parse_spec
+from .distractors import Slip, collision, distractors, slips
+from .errors import GradingError
+from .grading import MAX_POINTS, parse_partial
 from .question import question
+from .slips import Diagnoser, Parameter, RuleAnalysis
+from .tolerance import Tolerance, parse_tolerance
 
 RATIONAL_ACTIVATIONS = tuple(name for name, record in ACTIVATIONS.items() if record.rational)
 RATIONAL_LOSSES = tuple(name for name, record in LOSSES.items() if record.rational)
@@ -46,7 +57,9 @@ __all__ = [
     "EXERCISE_VERSION",
     "MAX_BOUND",
     "MAX_COUNT",
+    "DEFAULT_DRAWS",
     "MAX_DRAWS",
+    "MAX_TOTAL_DRAWS",
     "MAX_EXERCISE_PATHS",
     "MAX_LAYERS",
     "MAX_LAYER_SIZE",
@@ -60,7 +73,7 @@ __all__ = [
 ]
 
 # Part of the service's cache key: bump it whenever the same request may give a new exercise.
-EXERCISE_VERSION = "1"
+EXERCISE_VERSION = "2"
 
 MAX_LAYERS = 6  # layer sizes n0 ... nL, so at most 5 weight layers
 MAX_LAYER_SIZE = 10
@@ -69,7 +82,9 @@ MAX_NETWORK_PATHS = 10_000  # suffix paths the exact key enumerates: bounds the 
 MAX_BOUND = 20  # |lower|, |upper| of the number range
 MAX_COUNT = 500
 MAX_SEED = 2**53 - 1  # seeds survive a round trip through a JavaScript number
-MAX_DRAWS = 1000
+DEFAULT_DRAWS = 1000  # networks drawn per variant before giving up
+MAX_DRAWS = 10_000
+MAX_TOTAL_DRAWS = 500_000  # count * max_draws: bounds the work of one request
 
 
 class ExerciseError(InvalidInputError):
@@ -96,6 +111,14 @@ class ExerciseParams:
         The range ``(lower, upper)`` every number is drawn from.
     fractions : bool
         Draw halves (``-3/2``, ``1/2``, ...) as well as integers.
+    tolerance : Tolerance
+        The grading tolerance the key is given with; its slips are told apart by it.
+    partial : dict
+        Diagnosis -> partial credit (0..1), written into the key.
+    points : dict
+        Asked weight -> its points (default 1 each).
+    max_draws : int
+        Networks drawn per variant before giving up.
     """
 
     layers: tuple[int, ...]
@@ -104,6 +127,10 @@ class ExerciseParams:
     ask: tuple[str, ...]
     integers: tuple[int, int]
     fractions: bool
+    tolerance: Tolerance = Tolerance()
+    partial: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    points: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    max_draws: int = DEFAULT_DRAWS
 
     def to_dict(self) -> dict[str, Any]:
         """Return the canonical request (for cache keys and echoing back)."""
@@ -114,6 +141,10 @@ class ExerciseParams:
             "ask": list(self.ask),
             "integers": list(self.integers),
             "fractions": self.fractions,
+            "tolerance": self.tolerance.to_dict(),
+            "partial": dict(self.partial),
+            "points": {weight: self.points.get(weight, 1.0) for weight in self.ask},
+            "max_draws": self.max_draws,
         }
 
     @property
@@ -132,6 +163,10 @@ def parse_exercise(
     ask: Any = ("W1",),
     integers: Any = (-3, 3),
     fractions: Any = False,
+    tolerance: Any = None,
+    partial: Any = None,
+    points: Any = None,
+    max_draws: Any = DEFAULT_DRAWS,
 ) -> ExerciseParams:
     """Validate an exercise request.
 
@@ -149,6 +184,15 @@ def parse_exercise(
     integers : (int, int)
         ``(lower, upper)``, ``-MAX_BOUND <= lower <= upper <= MAX_BOUND``, not both 0.
     fractions : bool
+    tolerance : mapping, optional
+        The grading tolerance of the key (``{"rtol", "atol"}``, ``{"sigfig": n}`` or
+        ``{"decdig": n}``); slips must be told apart by it.
+    partial : mapping, optional
+        Partial credit per diagnosis, e.g. ``{"sign_error": 0.5}``.
+    points : mapping, optional
+        Asked weight -> points (default 1 each).
+    max_draws : int
+        1 to :data:`MAX_DRAWS` networks drawn per variant before giving up.
 
     Returns
     -------
@@ -156,7 +200,7 @@ def parse_exercise(
 
     Raises
     ------
-    ExerciseError
+    ExerciseError, GradingError
         Naming the offending field.
     """
     sizes = _check_layers(layers)
@@ -166,7 +210,9 @@ def parse_exercise(
     bounds = _check_integers(integers)
     if not isinstance(fractions, bool):
         raise ExerciseError("fractions", f"expected true or false, got {fractions!r}")
-    return ExerciseParams(sizes, activations, loss, asked, bounds, fractions)
+    return ExerciseParams(sizes, activations, loss, asked, bounds, fractions,
+                          parse_tolerance(tolerance), parse_partial(partial),
+                          _check_points(points, asked), _check_draws(max_draws))
 
 
 def exercise(
@@ -178,6 +224,10 @@ def exercise(
     ask: Sequence[str] = ("W1",),
     integers: tuple[int, int] = (-3, 3),
     fractions: bool = False,
+    tolerance: Mapping[str, Any] | None = None,
+    partial: Mapping[str, Any] | None = None,
+    points: Mapping[str, Any] | None = None,
+    max_draws: int = DEFAULT_DRAWS,
 ) -> dict[str, Any]:
     """Draw one exercise: a network, its question and its answer key.
 
@@ -196,6 +246,14 @@ def exercise(
         Range of the weights, inputs and target. Weights and inputs are never 0.
     fractions : bool
         Also draw halves such as ``1/2`` and ``-3/2``.
+    tolerance : mapping, optional
+        The grading tolerance the key is given with (default rtol 1e-6, atol 1e-9).
+    partial : mapping, optional
+        Partial credit per diagnosis, e.g. ``{"sign_error": 0.5}`` (default 0).
+    points : mapping, optional
+        Points per asked weight (default 1).
+    max_draws : int
+        Networks drawn before giving up (default :data:`DEFAULT_DRAWS`).
 
     Returns
     -------
@@ -203,12 +261,16 @@ def exercise(
         ``network`` (docs/CONTRACT.md section 1; biases all 0), ``question`` (Markdown),
         ``answers`` (per asked weight: ``value`` as an exact fraction string,
         ``float``, ``formula`` in SymPy syntax, ``paths`` as ``"X1→H1→H4→Out"`` and
-        their exact ``contributions`` in the same order) and ``seed``.
+        their exact ``contributions`` in the same order, ``distractors`` (each
+        slip's ``diagnosis``, ``value``, ``float``, ``feedback``, ``credit``, and for
+        missing paths the ``missing`` ones), ``points``, ``tolerance`` and
+        ``partial``), ``seed`` and ``draws`` (networks drawn for this one).
 
     Raises
     ------
     ExerciseError
-        For invalid input, or when :data:`MAX_DRAWS` networks all hit a kink.
+        For invalid input, or when ``max_draws`` networks all fail a constraint
+        (the message names which, and how often).
 
     Examples
     --------
@@ -217,7 +279,8 @@ def exercise(
     (['W1', 'W7'], True)
     """
     params = parse_exercise(layers=layers, activation=activation, loss=loss, ask=ask,
-                            integers=integers, fractions=fractions)
+                            integers=integers, fractions=fractions, tolerance=tolerance,
+                            partial=partial, points=points, max_draws=max_draws)
     return _exercise(params, _check_seed(seed))
 
 
@@ -251,6 +314,9 @@ def exercises(count: int, *, seed: int = 0, **request: Any) -> list[dict[str, An
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
         raise ExerciseError("count", f"expected an integer from 1 to {MAX_COUNT}, got {count!r}")
     params = parse_exercise(**request)
+    if count * params.max_draws > MAX_TOTAL_DRAWS:
+        raise ExerciseError("max_draws", f"expected count * max_draws of at most "
+                            f"{MAX_TOTAL_DRAWS:,}, got {count} * {params.max_draws}")
     base = _check_seed(seed)
     found: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -371,6 +437,30 @@ def _check_integers(integers: Any) -> tuple[int, int]:
     return lower, upper
 
 
+def _check_points(points: Any, asked: tuple[str, ...]) -> dict[str, float]:
+    if points is None:
+        return {}
+    if not isinstance(points, Mapping):
+        raise GradingError("points", f"expected an object mapping asked weights to points, got "
+                           f"{brief(points)}")
+    for name, value in points.items():
+        if name not in asked:
+            raise GradingError(f"points.{name}", f"{brief(name)} is not asked; points may only "
+                               f"name asked weights ({', '.join(asked)})")
+        if not (is_finite_number(value) and 0 <= value <= MAX_POINTS):
+            raise GradingError(f"points.{name}", f"expected a number from 0 to {MAX_POINTS:g}, "
+                               f"got {brief(value)}")
+    return {str(name): float(value) for name, value in points.items()}
+
+
+def _check_draws(max_draws: Any) -> int:
+    if isinstance(max_draws, bool) or not isinstance(max_draws, int) or not (
+            1 <= max_draws <= MAX_DRAWS):
+        raise ExerciseError("max_draws", f"expected an integer from 1 to {MAX_DRAWS}, got "
+                            f"{brief(max_draws)}")
+    return max_draws
+
+
 def _check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ExerciseError("seed", f"expected an integer from 0 to {MAX_SEED}, got {seed!r}")
@@ -383,22 +473,56 @@ def _check_seed(seed: Any) -> int:
 def _exercise(params: ExerciseParams, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     names = Names.of(params.layers)
-    located = [names.locate(weight) for weight in params.ask]
-    for _ in range(MAX_DRAWS):
+    located = [Parameter(weight, *names.locate(weight), names.weight_index(weight))
+               for weight in params.ask]
+    rejected: Counter[str] = Counter()
+    clashes: Counter[str] = Counter()
+    for draw in range(1, params.max_draws + 1):
         spec = _draw(rng, params)
         net = parse_spec(spec, exact=True)
-        if _fits(net, located):
-            return {
-                "network": spec,
-                "question": question(spec, params.ask, seed),
-                "answers": _answers(spec, net, params.ask),
-                "seed": seed,
-            }
-    raise ExerciseError(
-        "ask",
-        f"no network of {MAX_DRAWS} drawn keeps {', '.join(params.ask)} off every kink "
-        "with a nonzero gradient; widen integers or use another activation",
-    )
+        batch = stack([net])
+        reason = _unfit(batch, located)
+        if reason is not None:
+            rejected[reason] += 1
+            continue
+        rule = RuleAnalysis(batch, parse_options({"arithmetic": "exact"}))
+        found = {param.name: slips(rule, param) for param in located}
+        clash = next((c for param in located if (c := collision(
+            param.name, rule.gradient(param), found[param.name], params.tolerance))), None)
+        if clash is not None:
+            rejected["slips"] += 1
+            clashes[clash.describe()] += 1
+            continue
+        return {
+            "network": spec,
+            "question": question(spec, params.ask, seed),
+            "answers": _answers(spec, net, rule, located, found, params),
+            "seed": seed,
+            "draws": draw,
+        }
+    raise ExerciseError("max_draws", _no_fit(params, rejected, clashes))
+
+
+def _no_fit(params: ExerciseParams, rejected: Counter[str], clashes: Counter[str]) -> str:
+    """Why no network fitted: each constraint and how many draws it rejected, most first."""
+    said = {"kink": f"put {_listing(params.ask)} on a kink",
+            "zero": "gave every asked gradient 0",
+            "slips": "had slips of different diagnoses that an answer within the tolerance "
+                     f"({params.tolerance.describe()}) cannot tell apart"}
+    parts = []
+    for reason, times in rejected.most_common():
+        text = f"{times} {said[reason]}"
+        if reason == "slips":
+            text += ", most often " + ", ".join(f"{pair} ({count})"
+                                                for pair, count in clashes.most_common(3))
+        parts.append(text)
+    return (f"no network of {params.max_draws} drawn fits every constraint: "
+            f"{'; '.join(parts)}. Raise max_draws, widen integers, allow fractions, loosen the "
+            "tolerance or use another activation or loss")
+
+
+def _listing(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _pick(rng: random.Random, values: Sequence[Fraction]) -> Fraction:
@@ -433,41 +557,49 @@ def _draw(rng: random.Random, params: ExerciseParams) -> dict[str, Any]:
     }
 
 
-def _fits(net: Network, located: Sequence[tuple[int, int, int]]) -> bool:
-    """No kink on the paths of any asked weight, and not every asked gradient 0."""
-    batch = stack([net])
+def _unfit(batch: Batch, located: Sequence[Parameter]) -> str | None:
+    """``kink`` when an asked weight's paths touch a kink, ``zero`` when every asked
+    gradient is 0, else None."""
     passed = forward(batch)
     if passed.loss_kinks.any():  # every output is on a path of every weight
-        return False
-    for l, i, _ in located:
-        head = passed.kinks[l]
-        if head is not None and head[0, 0, i]:
-            return False
-        if any(k is not None and k.any() for k in passed.kinks[l + 1:]):
-            return False
+        return "kink"
+    for param in located:
+        head = passed.kinks[param.l]
+        if head is not None and head[0, 0, param.i]:
+            return "kink"
+        if any(k is not None and k.any() for k in passed.kinks[param.l + 1:]):
+            return "kink"
     delta = deltas(batch.weights, passed.derivatives, passed.loss_gradient)
-    return any(delta[l][0, 0, i] * passed.values[l - 1][0, 0, j] != 0 for l, i, j in located)
+    if all(delta[p.l][0, 0, p.i] * passed.values[p.l - 1][0, 0, p.j] == 0 for p in located):
+        return "zero"
+    return None
 
 
 # --- the answer key ---------------------------------------------------------------------
 
 
-def _answers(spec: dict[str, Any], net: Network, ask: Sequence[str]) -> dict[str, Any]:
-    # What analyze(spec, arithmetic="exact") does, without re-validating the options.
-    options = parse_options({"arithmetic": "exact"})
-    analysis, _ = analyze_checked(stack([net]), options)
-    gradients = analysis.backprop[0][0]
-    names = Names.of(net.layers)
+def _answers(
+    spec: dict[str, Any], net: Network, rule: RuleAnalysis, located: Sequence[Parameter],
+    found: Mapping[str, list[Slip]], params: ExerciseParams,
+) -> dict[str, Any]:
+    """The key of each asked weight, its distractors worded by the grader itself."""
+    diagnoser = Diagnoser(net, [rule], "")
+    partial = dict(params.partial)
     answers = {}
-    for weight in ask:
-        page = contributions(net, weight, order="index")
-        value = Fraction(gradients[names.weight_index(weight)])
-        answers[weight] = {
+    for param in located:
+        page = contributions(net, param.name, order="index")
+        value = Fraction(rule.gradient(param))
+        answers[param.name] = {
             "value": str(value),
             "float": float(value),
-            "formula": _formula_text(spec, weight),
+            "formula": _formula_text(spec, param.name),
             "paths": ["→".join(p["nodes"]) for p in page["paths"]],
             "contributions": [p["contribution_exact"] for p in page["paths"]],
+            "distractors": distractors(diagnoser, param, found[param.name],
+                                       params.tolerance, partial),
+            "points": params.points.get(param.name, 1.0),
+            "tolerance": params.tolerance.to_dict(),
+            "partial": partial,
         }
     return answers
 

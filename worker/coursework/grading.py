@@ -8,7 +8,7 @@ loss derivative, left out. Grading an answer set is then a few comparisons per
 answer, so one key grades thousands of sets a second.
 
 A wrong answer is matched against the values a common slip produces
-(:mod:`worker.engine.slips`): a sign error; the dLoss/dOut factor missing; every
+(:mod:`worker.coursework.slips`): a sign error; the dLoss/dOut factor missing; every
 activation derivative sigma' missing; both missing; a sum over only some of the
 paths. Matching uses the grading tolerance, or equality in exact arithmetic.
 
@@ -18,13 +18,16 @@ that was not asked earns nothing and is listed in ``ignored``, so a student
 cannot add points by answering more than the question.
 
 Comparison: ``|given - expected| <= atol + rtol * |expected|`` with
-:data:`DEFAULT_RTOL` and :data:`DEFAULT_ATOL` unless given; with arithmetic
-``exact`` answers are parsed as fractions and must be equal.
+:data:`DEFAULT_RTOL` and :data:`DEFAULT_ATOL` unless given, or significant figures
+or decimal digits as PrairieLearn defines them (:mod:`worker.coursework.tolerance`);
+with arithmetic ``exact`` answers are parsed as fractions and must be equal. A
+wrong answer may earn partial credit by its diagnosis (``partial``).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from fractions import Fraction
@@ -33,22 +36,22 @@ from typing import Any
 import numpy as np
 
 from ..engine.batch import stack
-from ..engine.errors import InvalidInputError, SpecError, UnknownWeightError, brief, kind
+from ..engine.errors import SpecError, UnknownWeightError, brief, kind
 from ..engine.exact import as_float, is_finite_number, parse_fraction
 from ..engine.names import Names
 from ..engine.options import SUBGRADIENTS, parse_options
 from ..engine.spec import Network, parse_spec
+from .errors import GradingError
 from .slips import (
-    DEFAULT_ATOL,
-    DEFAULT_RTOL,
+    DERIVATIVE_SLIPS,
     Diagnoser,
     Number,
     Parameter,
     RuleAnalysis,
-    Tolerance,
     describe_kinks,
     show,
 )
+from .tolerance import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance, parse_tolerance
 
 __all__ = [
     "DEFAULT_ATOL",
@@ -56,18 +59,22 @@ __all__ = [
     "AnswerKey",
     "GradingError",
     "MAX_POINTS",
+    "PARTIAL_DIAGNOSES",
     "Tolerance",
     "check_answers",
     "check_asked",
     "grade",
     "parse_answer",
     "parse_ask",
+    "parse_partial",
     "parse_points",
     "parse_tolerance",
 ]
 
 # Points of one answer: generous, and the sum of thousands of them stays finite.
 MAX_POINTS = 1e6
+# The diagnoses that may earn partial credit: a slip named, or an answer nearly right.
+PARTIAL_DIAGNOSES = (*DERIVATIVE_SLIPS, "missing_paths", "close", "inexact")
 # Graded answers (and parameter names) remembered per key, for classes of students.
 _MEMO_SIZE = 100_000
 
@@ -78,38 +85,7 @@ _RULES = {
 }
 
 
-class GradingError(InvalidInputError):
-    """The answers, tolerance or points of a grading request are malformed."""
-
-    title = "Invalid grading request"
-
-
 # --- input checks ------------------------------------------------------------------------
-
-
-def parse_tolerance(tolerance: Mapping[str, Any] | Tolerance | None) -> Tolerance:
-    """Validate ``{"rtol", "atol"}`` (either may be left out) and fill in defaults.
-
-    Raises
-    ------
-    GradingError
-        Naming ``tolerance`` or ``tolerance.rtol`` / ``tolerance.atol``.
-    """
-    if tolerance is None or isinstance(tolerance, Tolerance):
-        return tolerance or Tolerance()
-    if not isinstance(tolerance, Mapping):
-        raise GradingError("tolerance", f"expected an object with rtol and atol, got "
-                           f"{kind(tolerance)}")
-    values: dict[str, float] = {}
-    for key, value in tolerance.items():
-        if key not in ("rtol", "atol"):
-            raise GradingError(f"tolerance.{key}", "unknown field; expected rtol or atol")
-        if is_finite_number(value) and value >= 0:
-            values[key] = float(value)
-            continue
-        raise GradingError(f"tolerance.{key}",
-                           f"expected a finite number >= 0, got {brief(value)}")
-    return Tolerance(**values)
 
 
 def parse_points(points: Mapping[str, Any] | None) -> dict[str, float]:
@@ -130,6 +106,36 @@ def parse_points(points: Mapping[str, Any] | None) -> dict[str, float]:
         if not (is_finite_number(value) and 0 <= value <= MAX_POINTS):
             raise GradingError(f"points.{name}",
                                f"expected a number from 0 to {MAX_POINTS:g}, got {brief(value)}")
+        parsed[str(name)] = float(value)
+    return parsed
+
+
+def parse_partial(partial: Mapping[str, Any] | None) -> dict[str, float]:
+    """Validate partial credit: diagnosis -> the fraction (0..1) of the points it earns.
+
+    Raises
+    ------
+    GradingError
+        Naming ``partial`` or ``partial.<diagnosis>``.
+
+    Examples
+    --------
+    >>> parse_partial({"sign_error": 0.5, "missing_paths": 0.25})
+    {'sign_error': 0.5, 'missing_paths': 0.25}
+    """
+    if partial is None:
+        return {}
+    if not isinstance(partial, Mapping):
+        raise GradingError("partial", "expected an object mapping diagnoses to credit, such as "
+                           f"{{\"sign_error\": 0.5}}, got {kind(partial)}")
+    parsed = {}
+    for name, value in partial.items():
+        if name not in PARTIAL_DIAGNOSES:
+            raise GradingError(f"partial.{name}", f"expected one of {', '.join(PARTIAL_DIAGNOSES)}"
+                               f", got {brief(name)}")
+        if not (is_finite_number(value) and 0 <= value <= 1):
+            raise GradingError(f"partial.{name}", f"expected a fraction of the points from 0 to "
+                               f"1, got {brief(value)}")
         parsed[str(name)] = float(value)
     return parsed
 
@@ -411,6 +417,8 @@ class AnswerKey:
         ask: Sequence[str] | None = None,
         tolerance: Mapping[str, Any] | Tolerance | None = None,
         points: Mapping[str, Any] | None = None,
+        partial: Mapping[str, Any] | None = None,
+        timings: dict[str, float] | None = None,
     ) -> dict[str, Any]:
         """Grade one answer set against the asked parameters.
 
@@ -423,17 +431,25 @@ class AnswerKey:
             network. Default: the names of ``points``; with neither, the names
             answered (a self-check: nothing then stops a student from choosing).
         tolerance : mapping, optional
-            ``{"rtol", "atol"}``; ignored with arithmetic ``exact`` (equality).
+            ``{"rtol", "atol"}``, ``{"sigfig": n}`` or ``{"decdig": n}``
+            (:mod:`worker.coursework.tolerance`); ignored with arithmetic ``exact``
+            (equality).
         points : mapping, optional
             Name -> maximum points (default 1); with ``ask`` it may only name asked
             parameters.
+        partial : mapping, optional
+            Diagnosis -> the fraction of an answer's points it earns, e.g.
+            ``{"sign_error": 0.5}`` (default 0 for every diagnosis).
+        timings : dict, optional
+            Filled with the seconds spent grading each asked name (for JUnit's ``time``).
 
         Returns
         -------
         dict
             ``score``, ``max_score`` (over the asked names only), ``answers`` (one
             record per asked name, in order: ``name``, ``given``, ``expected``,
-            ``correct``, ``points``, ``max_points``, ``diagnosis``, ``feedback``, ...;
+            ``correct``, ``points``, ``max_points``, ``credit`` (the fraction of
+            the points earned), ``diagnosis``, ``feedback``, ...;
             an asked name with no answer is ``unanswered``), ``ignored`` (the answers
             not graded: ``name``, ``reason`` "not asked" or "no such parameter",
             ``feedback``), ``comparison``, ``tolerance``, ``subgradient``,
@@ -442,18 +458,24 @@ class AnswerKey:
         Raises
         ------
         GradingError
-            When ``answers``, ``ask``, ``tolerance`` or ``points`` is malformed, or
-            ``ask`` or ``points`` names no parameter of the network.
+            When ``answers``, ``ask``, ``tolerance``, ``points`` or ``partial`` is
+            malformed, or ``ask`` or ``points`` names no parameter of the network.
         """
         answers = check_answers(answers)
         tol = parse_tolerance(tolerance)
         weights = parse_points(points)
+        credits = parse_partial(partial)
         asked = _select(ask, weights if points is not None else None, self.parameters)
         if asked is None:
             asked = [name for name in answers if self.parameters.locate(name) is not None]
-        records = [self._remembered(name, answers[name], tol, weights.get(name, 1.0))
-                   if name in answers else self._unanswered(name, weights.get(name, 1.0))
-                   for name in asked]
+        records = []
+        for name in asked:
+            started = time.perf_counter()
+            record = (self._remembered(name, answers[name], tol, weights.get(name, 1.0))
+                      if name in answers else self._unanswered(name, weights.get(name, 1.0)))
+            records.append(_credited(record, credits))
+            if timings is not None:
+                timings[name] = time.perf_counter() - started
         chosen = set(asked)
         return {
             "score": math.fsum(r["points"] for r in records),
@@ -462,6 +484,7 @@ class AnswerKey:
             "ignored": [self._ignored(name) for name in answers if name not in chosen],
             "comparison": "exact" if self.options.exact else "tolerance",
             "tolerance": None if self.options.exact else tol.to_dict(),
+            "partial": credits,
             "subgradient": self.options.subgradient,
             "arithmetic": self.options.arithmetic,
             "warnings": list(self.rules[0].result["warnings"]),
@@ -486,7 +509,7 @@ class AnswerKey:
     def _grade_one(self, name: str, raw: Any, tol: Tolerance, max_points: float) -> dict[str, Any]:
         record: dict[str, Any] = {"name": name, "given": _echo(raw), "given_value": None,
                                   "expected": None, "correct": False, "points": 0.0,
-                                  "max_points": max_points}
+                                  "max_points": max_points, "credit": 0.0}
         param = self._parameter(name)
         values = self._expected(param, record)
         try:
@@ -498,7 +521,7 @@ class AnswerKey:
                    if self._equal(given, v, tol)]
         if not matched:
             return record | self.diagnoser.diagnose(param, given, tol, values)
-        record.update(correct=True, points=max_points)
+        record.update(correct=True, points=max_points, credit=1.0)
         if all(v == values[0] for v in values):
             return record | {"diagnosis": "correct", "feedback": "Correct."}
         used = " / ".join(_RULES[r.subgradient] for r in matched)
@@ -523,7 +546,7 @@ class AnswerKey:
     def _unanswered(self, name: str, max_points: float) -> dict[str, Any]:
         record: dict[str, Any] = {"name": name, "given": None, "given_value": None,
                                   "expected": None, "correct": False, "points": 0.0,
-                                  "max_points": max_points}
+                                  "max_points": max_points, "credit": 0.0}
         self._expected(self._parameter(name), record)
         return record | {"diagnosis": "unanswered", "feedback": "No answer given."}
 
@@ -555,6 +578,7 @@ def grade(
     ask: Sequence[str] | None = None,
     tolerance: Mapping[str, Any] | None = None,
     points: Mapping[str, Any] | None = None,
+    partial: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Grade hand-computed gradients of one network, with feedback a student can act on.
@@ -571,10 +595,13 @@ def grade(
         names answered, for a self-check). Answers to other names earn nothing and
         are listed in ``ignored``.
     tolerance : mapping, optional
-        ``{"rtol": 1e-6, "atol": 1e-9}`` (the defaults); unused with arithmetic
-        ``exact``, where answers must equal the exact gradient.
+        ``{"rtol": 1e-6, "atol": 1e-9}`` (the defaults), ``{"sigfig": n}`` or
+        ``{"decdig": n}``, as PrairieLearn's number input defines them; unused with
+        arithmetic ``exact``, where answers must equal the exact gradient.
     points : mapping, optional
         Maximum points per asked name (default 1 each).
+    partial : mapping, optional
+        Credit per diagnosis, e.g. ``{"sign_error": 0.5, "missing_paths": 0.25}``.
     **options
         Analysis options (``subgradient``, ``arithmetic``, ...).
 
@@ -586,7 +613,7 @@ def grade(
     Raises
     ------
     GradingError, PathgradError
-        Malformed answers, ask, tolerance or points; an invalid network or options.
+        Malformed answers, ask, tolerance, points or partial; an invalid network or options.
 
     Examples
     --------
@@ -599,11 +626,22 @@ def grade(
     parse_ask(ask)
     parse_tolerance(tolerance)
     parse_points(points)
+    parse_partial(partial)
     return AnswerKey(spec, **options).grade(answers, ask=ask, tolerance=tolerance,
-                                            points=points)
+                                            points=points, partial=partial)
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _credited(record: dict[str, Any], credits: Mapping[str, float]) -> dict[str, Any]:
+    """The record with the partial credit its diagnosis earns (a correct answer has it all)."""
+    credit = credits.get(record["diagnosis"], 0.0) if not record["correct"] else 1.0
+    if record["correct"] or not credit:
+        return record
+    return record | {"credit": credit, "points": credit * record["max_points"],
+                     "feedback": f"{record['feedback']} (Partial credit: {credit:.0%} of the "
+                                 "points.)"}
 
 
 def _echo(value: Any) -> Any:

@@ -9,6 +9,7 @@ across all hidden layers, the output ``Out`` (or ``Out1..``), target ``Y`` (or
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from fractions import Fraction
@@ -19,7 +20,7 @@ from ..engine.losses import parse_loss
 from ..engine.names import Names
 from ..engine.spec import check_activation
 
-__all__ = ["question", "tex"]
+__all__ = ["question", "question_html", "tex"]
 
 
 def question(spec: dict[str, Any], ask: Sequence[str], seed: int) -> str:
@@ -68,6 +69,47 @@ def question(spec: dict[str, Any], ask: Sequence[str], seed: int) -> str:
     lines += [f"What is dLoss/d{weight}?" + ("" if k == len(ask) - 1 else "\n")
               for k, weight in enumerate(ask)]
     return "\n".join(lines)
+
+
+def question_html(markdown: str, *, math: str = "dollar") -> str:
+    r"""Return a question's Markdown (as :func:`question` writes it) as HTML.
+
+    Parameters
+    ----------
+    markdown : str
+        Headings ``### ...``, paragraphs, and lists of ``- ...`` lines, separated by
+        blank lines: the only Markdown :func:`question` writes.
+    math : {"dollar", "paren"}
+        Inline mathematics as ``$...$`` (PrairieLearn's MathJax) or ``\(...\)``
+        (Moodle's MathJax filter).
+
+    Examples
+    --------
+    >>> print(question_html("### Title\n\n- $H_1 = X_1W_1$\n- a < b", math="paren"))
+    <h3>Title</h3>
+    <ul>
+    <li>\(H_1 = X_1W_1\)</li>
+    <li>a &lt; b</li>
+    </ul>
+    """
+    blocks = [block.splitlines() for block in markdown.strip().split("\n\n") if block.strip()]
+    parts = []
+    for lines in blocks:
+        if len(lines) == 1 and lines[0].startswith("### "):
+            parts.append(f"<h3>{_inline(lines[0][4:], math)}</h3>")
+        elif all(line.startswith("- ") for line in lines):
+            items = "".join(f"<li>{_inline(line[2:], math)}</li>\n" for line in lines)
+            parts.append(f"<ul>\n{items}</ul>")
+        else:
+            parts.append(f"<p>{_inline(' '.join(lines), math)}</p>")
+    return "\n".join(parts)
+
+
+def _inline(text: str, math: str) -> str:
+    escaped = html.escape(text, quote=False)
+    if math == "paren":
+        return re.sub(r"\$([^$]+)\$", r"\\(\1\\)", escaped)
+    return escaped
 
 
 def tex(name: str) -> str:

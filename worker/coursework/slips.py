@@ -3,10 +3,12 @@
 A wrong answer is compared with what each slip would have produced, in this
 order: a sign error; the dLoss/dOut factor missing; every activation derivative
 sigma' missing; both missing; a sum over only some of the paths (every subset
-of up to :data:`SUBSET_PATHS` paths, else each single path and each "all but
-one", up to :data:`MAX_DIAGNOSIS_PATHS` paths). The slips' values come from the
-same forward pass: the delta recursion with sigma' or dLoss/dOut set to 1, and
-the explicit path contributions of :class:`~worker.engine.paths.SuffixPaths`.
+of up to :data:`SUBSET_PATHS` paths; else each "all but one", each "all but two"
+up to :data:`LEAVE_TWO_PATHS` paths, and each single path, up to
+:data:`MAX_DIAGNOSIS_PATHS` paths). The slips' values come from the same forward
+pass: the delta recursion with sigma' or dLoss/dOut set to 1, and the explicit
+path contributions of :class:`~worker.engine.paths.SuffixPaths`. An exercise's
+distractors (:mod:`worker.coursework.distractors`) are these same values.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ from ..engine.options import Options
 from ..engine.paths import SuffixPaths, paths_per_node
 from ..engine.pipeline import analyze_checked
 from ..engine.spec import Network
+from .tolerance import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance
 
 __all__ = [
     "CLOSE_RTOL",
     "DEFAULT_ATOL",
     "DEFAULT_RTOL",
+    "DERIVATIVE_SLIPS",
+    "LEAVE_TWO_PATHS",
     "MAX_DIAGNOSIS_PATHS",
     "SUBSET_PATHS",
     "Diagnoser",
@@ -47,40 +52,21 @@ __all__ = [
 
 Array = npt.NDArray[Any]
 Number = float | Fraction
+# The slips of a derivative left out (or a sign flipped), in the order they are matched.
+DERIVATIVE_SLIPS = ("sign_error", "missing_loss_derivative", "missing_activation_derivative",
+                    "missing_activation_and_loss_derivatives")
+_VARIANTS = {"missing_loss_derivative": "loss", "missing_activation_derivative": "sigma",
+             "missing_activation_and_loss_derivatives": "both"}
 
-DEFAULT_RTOL = 1e-6
-DEFAULT_ATOL = 1e-9
 SUBSET_PATHS = 10
+# Up to this many paths, every "all but two" subset is matched too (an exercise's limit).
+LEAVE_TWO_PATHS = 64
 MAX_DIAGNOSIS_PATHS = 100_000
 # An answer this close to the expected value is a rounding problem, not a slip.
 CLOSE_RTOL = 1e-2
 # Paths named in feedback, and listed in a diagnosis's details.
 SHOWN_PATHS = 4
 DETAIL_PATHS = 10
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How close a float answer must be: ``|given - expected| <= atol + rtol * |expected|``.
-
-    Attributes
-    ----------
-    rtol, atol : float
-        Relative and absolute tolerance, both >= 0.
-    """
-
-    rtol: float = DEFAULT_RTOL
-    atol: float = DEFAULT_ATOL
-
-    def to_dict(self) -> dict[str, float]:
-        """Return ``{"rtol", "atol"}``."""
-        return {"rtol": self.rtol, "atol": self.atol}
-
-    def equal(self, given: Number, expected: Number, *, exact: bool) -> bool:
-        """Whether ``given`` is accepted as ``expected``: equal when exact, else close."""
-        if exact:
-            return given == expected
-        return abs(float(given) - float(expected)) <= self.atol + self.rtol * abs(float(expected))
-
 
 @dataclass(frozen=True)
 class Parameter:
@@ -158,6 +144,12 @@ class RuleAnalysis:
             self._variants[what] = deltas(self.batch.weights, slopes, loss)
         return self._variants[what][param.l][0, 0, param.i] * self.source(param)
 
+    def derivative_slips(self, param: Parameter) -> list[tuple[str, Number]]:
+        """What each slip of :data:`DERIVATIVE_SLIPS` gives for ``param``, in that order."""
+        expected = self.gradient(param)
+        return [(code, -expected if code == "sign_error" else
+                 self.variant(param, _VARIANTS[code])) for code in DERIVATIVE_SLIPS]
+
     def contributions(self, param: Parameter) -> Array:
         """Each path's contribution, in lexicographic path order."""
         if self._suffix is None:
@@ -223,13 +215,7 @@ class Diagnoser:
     ) -> dict[str, Any] | None:
         """Sign error, missing dLoss/dOut, missing sigma', both: every one that matches."""
         expected = rule.gradient(param)
-        candidates = [
-            ("sign_error", -expected),
-            ("missing_loss_derivative", rule.variant(param, "loss")),
-            ("missing_activation_derivative", rule.variant(param, "sigma")),
-            ("missing_activation_and_loss_derivatives", rule.variant(param, "both")),
-        ]
-        hits = [code for code, value in candidates
+        hits = [code for code, value in rule.derivative_slips(param)
                 if not self._equal(value, expected, tol) and self._equal(given, value, tol)]
         if not hits:
             return None
@@ -283,7 +269,7 @@ class Diagnoser:
         if self.exact:
             hits = np.flatnonzero(np.array([s == given for s in sums.tolist()], dtype=bool))
         else:
-            hits = np.flatnonzero(np.abs(sums - given) <= tol.atol + tol.rtol * np.abs(sums))
+            hits = np.flatnonzero(tol.accepts(float(given), sums))
         if not len(hits):
             return None
         used = masks[hits[0]]
@@ -298,7 +284,7 @@ class Diagnoser:
             count = paths_per_node(self.network.layers, param.l)
             if 2 <= count <= MAX_DIAGNOSIS_PATHS:
                 contributions = rule.contributions(param)
-                masks = _subset_masks(count) if count <= SUBSET_PATHS else _leave_one_masks(count)
+                masks = _masks(count)
                 dtype = object if self.exact else np.float64
                 self._paths[key] = (masks.astype(dtype) @ contributions, masks)
         return self._paths[key]
@@ -346,9 +332,8 @@ class Diagnoser:
         elif (gap := abs(float(given) - float(expected))) <= CLOSE_RTOL * (
                 scale := abs(float(expected))):
             return _verdict("close", f"Close but outside the tolerance: your answer is "
-                            f"{gap / scale:.2%} off {param.label}, and at most |answer - "
-                            f"expected| <= {tol.atol:g} + {tol.rtol:g}*|expected| is accepted. "
-                            "Keep more digits in intermediate results.")
+                            f"{gap / scale:.2%} off {param.label}, and {tol.describe()} is "
+                            "accepted. Keep more digits in intermediate results.")
         count = paths_per_node(self.network.layers, param.l)
         factor = f"a_{self.names.nodes[param.l - 1][param.j]} * " if param.j is not None else ""
         product = (f"{factor}sigma'(z) of every neuron from {start} on * the later weights "
@@ -395,6 +380,15 @@ def describe_kinks(passed: Forward, network: Network, names: Names) -> str:
     return "; ".join(found)
 
 
+def _masks(count: int) -> Array:
+    """The subsets of paths an answer is matched against (True = path used), in order."""
+    if count <= SUBSET_PATHS:
+        return _subset_masks(count)
+    if count <= LEAVE_TWO_PATHS:
+        return _leave_two_masks(count)
+    return _leave_one_masks(count)
+
+
 @lru_cache(maxsize=SUBSET_PATHS + 1)
 def _subset_masks(count: int) -> Array:
     """Every proper non-empty subset of ``count`` paths, those using the most first."""
@@ -410,6 +404,15 @@ def _leave_one_masks(count: int) -> Array:
     """Each "all but one" subset, then each single path."""
     eye = np.eye(count, dtype=bool)
     result: Array = np.concatenate([~eye, eye])
+    return result
+
+
+@lru_cache(maxsize=16)
+def _leave_two_masks(count: int) -> Array:
+    """Each "all but one", each "all but two" (in lexicographic order), then each single path."""
+    eye = np.eye(count, dtype=bool)
+    first, second = np.triu_indices(count, k=1)
+    result: Array = np.concatenate([~eye, ~(eye[first] | eye[second]), eye])
     return result
 
 
