@@ -6,7 +6,7 @@ import importlib
 import sys
 
 ENGINE = ["bench_enumeration", "bench_floor", "bench_many", "bench_memory", "bench_grade",
-          "bench_topk", "bench_exercises"]
+          "bench_topk", "bench_exercises", "bench_models"]
 SERVICE = ["bench_service", "bench_batch", "bench_recovery"]
 
 

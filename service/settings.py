@@ -37,7 +37,7 @@ ENVIRONMENT: dict[str, str] = {
     "on every cache hit. Default 604800 (7 days).",
     "PATHGRAD_MAX_BODY": "Largest request body in bytes; larger is refused with 413. "
     "Default 16777216 (16 MiB): a [784, 256, 128, 10] network with 256 samples, as pathgrad "
-    "import writes it, is about 6 MiB.",
+    "import writes it, is about 9 MB.",
     "PATHGRAD_MAX_PATHS": "Most suffix paths a job may enumerate (and the default of "
     "options.max_paths); a network over it is refused with 422. Default 1000000000.",
     "PATHGRAD_MAX_WAIT": "Cap in seconds on ?wait=S. Default 30.",

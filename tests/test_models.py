@@ -192,7 +192,7 @@ def test_torch_tensors_are_samples_too() -> None:
 @needs_torch
 @pytest.mark.parametrize(("build", "field", "words"), [
     (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.Dropout(), nn.Linear(4, 1)), "module[1]",
-     "module[1] (Dropout) is not supported"),
+     "module[1]: Dropout is not supported"),
     (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Tanh()), "module[2]",
      "an activation is read only once after each Linear"),
     (lambda nn: nn.Sequential(nn.ReLU(), nn.Linear(3, 1)), "module[0]",
@@ -201,7 +201,7 @@ def test_torch_tensors_are_samples_too() -> None:
      "Linear layer 2 takes 5 features, but the one before gives 4"),
     (lambda nn: nn.Linear(3, 1), "module", "got Linear"),
     (lambda nn: nn.Sequential(nn.Sequential(nn.Linear(3, 1))), "module[0]",
-     "module[0] (Sequential) is not supported"),
+     "module[0]: Sequential is not supported"),
 ])
 def test_from_torch_refuses_what_is_not_a_chain(build: Any, field: str, words: str) -> None:
     from torch import nn

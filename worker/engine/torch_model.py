@@ -58,7 +58,7 @@ def from_torch(module: Any, input: Any = None, target: Any = None,
     layers: list[Layer] = []
     flattened = False
     for name, child in module.named_children():
-        where = f"module[{name}] ({type(child).__name__})"
+        where = type(child).__name__
         if isinstance(child, nn.Linear):
             weights = child.weight.detach().cpu().double().numpy().copy()
             biases = None if child.bias is None else \
@@ -68,7 +68,7 @@ def from_torch(module: Any, input: Any = None, target: Any = None,
             continue
         elif isinstance(child, nn.Flatten):
             if layers or child.start_dim != 1 or child.end_dim != -1:
-                raise ModelError(f"{where}: a Flatten is read only before the first layer, "
+                raise ModelError("a Flatten is read only before the first layer, "
                                  "from dimension 1 on", f"module[{name}]")
             flattened = True
         elif type(child) in _activations(nn):
