@@ -2,18 +2,19 @@
 
 (a) Backprop-only ``analyze`` of [784, 256, 128, 10] (ReLU, softmax cross-entropy) on a
     mini-batch of 256 samples, as a ratio to PyTorch autograd (forward + backward,
-    float64, the same batch and weights) timed in the same run. Target: at most 3x.
-    Three figures, because they answer different questions:
+    float64, the same batch and weights, as many threads as NumPy's BLAS: every core)
+    timed in the same run. Target: the whole ``analyze`` at most 3x. Three figures,
+    because they answer different questions:
 
     - ``compute``: the arithmetic, from the parsed network to the gradients as arrays
-      (forward pass, delta recursion): what PyTorch's autograd does. The target is
-      judged on this one.
+      (forward pass, delta recursion): what PyTorch's autograd does.
     - ``parse + compute``: the same from the spec dict (235,146 parameters and the
       256 x 794 samples read and checked).
     - ``analyze``: the whole ``pathgrad.analyze`` call, which also builds the result of
       docs/CONTRACT.md section 2: one record per weight, 234,752 dicts of ten fields.
       Building Python dicts costs about a microsecond and a half each, so this one is
-      bounded by the size of the result, not by the arithmetic.
+      bounded by the size of the result, not by the arithmetic. The target is judged
+      on this one, as the issue states it.
 
     The gradients are checked against PyTorch's before anything is timed.
 (b) ``pathgrad import`` of that model's ONNX file (written by ``torch.onnx.export``):
@@ -116,6 +117,7 @@ def _check(spec: dict[str, Any], torch_grads: list[Any]) -> float:
 def _backprop(module: Any, inputs: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
     import torch
 
+    torch.set_num_threads(os.cpu_count() or 1)  # another benchmark may have set 1
     spec = from_torch(module, inputs, targets, loss="softmax_cross_entropy")
     tensors = torch.from_numpy(inputs), torch.from_numpy(targets)
     torch_step = _torch_step(module, *tensors)
@@ -183,18 +185,18 @@ def _import(module: Any, inputs: np.ndarray, targets: np.ndarray) -> dict[str, A
 
 
 def run() -> dict[str, Any]:
-    """Time both parts and report them; the target is judged on the arithmetic."""
+    """Time both parts and report them; the target is judged on the whole ``analyze``."""
     try:
         import torch  # noqa: F401
     except ImportError:
         print("== bench_models: skipped (PyTorch is not installed: pip install -e '.[bench]')")
-        return {"target": f"compute <= {TARGET:g}x torch", "met": False, "skipped": True}
+        return {"target": f"analyze <= {TARGET:g}x torch", "met": False, "skipped": True}
     module, inputs, targets = _model()
     figures: dict[str, Any] = {"layers": LAYERS, "samples": SAMPLES, "rounds": ROUNDS}
     figures.update(_backprop(module, inputs, targets))
     figures["import"] = _import(module, inputs, targets)
-    figures["target"] = f"compute <= {TARGET:g}x torch"
-    figures["met"] = bool(figures["compute_vs_torch"]["x"] <= TARGET
+    figures["target"] = f"analyze <= {TARGET:g}x torch"
+    figures["met"] = bool(figures["analyze_vs_torch"]["x"] <= TARGET
                           and figures["max_relative_difference_to_torch"] < 1e-9)
     return report("bench_models", figures)
 

@@ -32,11 +32,13 @@ __all__ = [
     "activation_of",
     "finite_difference",
     "forward",
+    "input_gradient",
     "loss_of",
     "names",
     "network_paths_of",
     "path_gradients",
     "paths_of",
+    "prairielearn_half_width",
     "split_samples",
     "to_number",
 ]
@@ -251,6 +253,19 @@ def finite_difference(spec: dict[str, Any], name: str, step: float = 1e-6) -> fl
     return (losses[0] - losses[1]) / (2 * step)
 
 
+def input_gradient(spec: dict[str, Any], step: float = 1e-6) -> list[float]:
+    """dLoss/dx of one sample by central differences of the reference loss (float)."""
+    gradient = []
+    for k in range(len(spec["input"])):
+        losses = []
+        for sign in (1, -1):
+            moved = dict(spec, input=list(spec["input"]))
+            moved["input"][k] = float(moved["input"][k]) + sign * step
+            losses.append(forward(moved).loss)
+        gradient.append((losses[0] - losses[1]) / (2 * step))
+    return gradient
+
+
 def network_paths_of(f: RefForward, keep: dict[int, int]) -> list[RefPath]:
     """Every input-to-output path (layer l's neuron ``keep[l]`` where given), in index order.
 
@@ -282,3 +297,18 @@ def split_samples(spec: dict[str, Any]) -> list[dict[str, Any]]:
         return [dict(spec, activation=acts)]
     return [dict(spec, activation=acts, input=list(x), target=list(y))
             for x, y in zip(rows, spec["target"], strict=True)]
+
+
+def prairielearn_half_width(tolerance: dict[str, Any], value: float) -> float:
+    """The half-width PrairieLearn accepts around ``value``, written out from its definitions.
+
+    ``sigfig`` and ``decdig``: eps = 0.51 * 10**-n, n the decimal digits kept
+    (for sigfig, counted from the leading digit of ``value``); else atol + rtol * |value|.
+    """
+    if "sigfig" in tolerance:
+        digits = tolerance["sigfig"]
+        n = digits - 1 if value == 0 else -math.floor(math.log10(abs(value))) + digits - 1
+        return 0.51 * 10.0 ** -n
+    if "decdig" in tolerance:
+        return 0.51 * 10.0 ** -tolerance["decdig"]
+    return float(tolerance["atol"] + tolerance["rtol"] * abs(value))

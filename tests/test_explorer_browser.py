@@ -16,7 +16,6 @@ import json
 import os
 import re
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,10 +28,9 @@ import requests
 from conftest import TEST_SETTINGS, unique_seed
 from reference import names
 from test_draw import random_network
-from waitress import wasyncore
+from waitress_server import serving
 
 from service import create_app
-from service.wsgi import create_server
 
 CHROMIUM = Path(os.environ.get("PATHGRAD_CHROMIUM", "/usr/bin/chromium"))
 if not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None:
@@ -48,23 +46,8 @@ WAIT_MS = 60_000
 
 def _serve(app: Any) -> Iterator[str]:
     """Run ``app`` on waitress on a free port; yield its address."""
-    server: Any = create_server(app, host="127.0.0.1", port=0, threads=8)
-    stop = threading.Event()
-
-    def loop() -> None:
-        # server.run() only ends on a signal: step its loop until the tests are done.
-        while not stop.is_set():
-            wasyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
-
-    thread = threading.Thread(target=loop)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        stop.set()
-        thread.join()
-        server.task_dispatcher.shutdown()
-        wasyncore.close_all(server._map)
+    with serving(app, threads=8) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

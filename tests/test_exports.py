@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-import numpy as np
 import pytest
+import reference
 from conftest import ROOT
 
 from pathgrad.cli import main
@@ -34,17 +34,6 @@ REQUESTS = [
      "partial": {"missing_paths": 0.25, "missing_loss_derivative": 0.75}},
 ]
 IDS = ["relabs", "sigfig", "decdig"]
-
-
-def _half_width(tolerance: dict[str, Any], value: float) -> float:
-    """The accepted half-width, written out from PrairieLearn's definitions."""
-    if "sigfig" in tolerance:
-        digits = tolerance["sigfig"]
-        n = digits - 1 if value == 0 else -int(np.floor(np.log10(abs(value)))) + digits - 1
-        return 0.51 * 10.0 ** -n
-    if "decdig" in tolerance:
-        return 0.51 * 10.0 ** -tolerance["decdig"]
-    return tolerance["atol"] + tolerance["rtol"] * abs(value)
 
 
 def _shared(path: Path) -> Any:
@@ -89,7 +78,7 @@ def test_moodle_xml_has_a_numerical_question_per_asked_weight(request_: dict[str
             number = answer.findtext("text") or ""
             assert "e" not in number.lower() and float(number) == value
             assert float(answer.findtext("tolerance") or "nan") == pytest.approx(
-                _half_width(key["tolerance"], value), rel=1e-12)
+                reference.prairielearn_half_width(key["tolerance"], value), rel=1e-12)
             fb = answer.find("feedback")
             assert fb is not None and fb.get("format") == "html"
             assert fb.findtext("text") == f"<p>{html.escape(feedback, quote=False)}</p>"
@@ -239,7 +228,7 @@ def test_prairielearn_server_matches_as_the_element_compares() -> None:
                             tolerance={"sigfig": 2})
     server = _run_server(prairielearn([exercise])["variant-1"])
     slip = exercise["answers"]["W1"]["distractors"][0]
-    eps = _half_width({"sigfig": 2}, slip["float"])
+    eps = reference.prairielearn_half_width({"sigfig": 2}, slip["float"])
     comparison = {"comparison": "sigfig", "digits": 2}
     assert server["_accepts"](slip["float"] + 0.98 * eps, slip["float"], comparison)
     assert not server["_accepts"](slip["float"] + 1.02 * eps, slip["float"], comparison)

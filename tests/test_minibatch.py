@@ -25,6 +25,7 @@ from reference import (
     RefForward,
     RefPath,
     forward,
+    input_gradient,
     names,
     network_paths_of,
     path_gradients,
@@ -596,19 +597,6 @@ def test_restricted_top_paths_of_a_big_minibatch_are_the_brute_force_best(
 # --- 4. the network's paths and a neuron's flow -----------------------------------------------
 
 
-def _input_gradient(sample: dict[str, Any], step: float = 1e-6) -> np.ndarray:
-    """dLoss/dx of one sample by central differences of the reference loss."""
-    gradient = []
-    for k in range(len(sample["input"])):
-        losses = []
-        for sign in (1, -1):
-            moved = dict(sample, input=list(sample["input"]))
-            moved["input"][k] = float(moved["input"][k]) + sign * step
-            losses.append(forward(moved).loss)
-        gradient.append((losses[0] - losses[1]) / (2 * step))
-    return np.array(gradient)
-
-
 @SETTINGS
 @given(spec=minibatches(min_samples=2), order=st.sampled_from(ORDERS),
        limit=st.sampled_from([2, 7, 100]))
@@ -627,7 +615,7 @@ def test_a_minibatch_network_paths_are_its_samples_mean_paths(
     _check_pages(pages, reference, absolute, order, False,
                  lambda path: _node_indices(spec, path))
     # All of them: the mean over the samples of sum_i x_i dLoss/dx_i.
-    want = _mean([float(np.asarray(s["input"], dtype=float) @ _input_gradient(s))
+    want = _mean([float(np.asarray(s["input"], dtype=float) @ input_gradient(s))
                   for s in samples], False)
     assert math.isclose(pages[-1]["listed_sum"], want, rel_tol=1e-6, abs_tol=1e-6)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import RefPath, forward, names, network_paths_of, paths_of
+from reference import RefPath, forward, input_gradient, names, network_paths_of, paths_of
 from test_properties import networks
 
 import pathgrad
@@ -164,22 +164,9 @@ def test_network_pages_are_the_sorted_enumeration(
     _check_pages(pages, reference, order, False, key)
     if through is None:  # every path: they add up to sum_i x_i dLoss/dx_i
         x = np.array(spec["input"], dtype=float)
-        gradient = _input_gradient(spec)
+        gradient = input_gradient(spec)
         assert math.isclose(sum(p.contribution for p in reference), float(x @ gradient),
                             rel_tol=1e-6, abs_tol=1e-6)
-
-
-def _input_gradient(spec: dict[str, Any], step: float = 1e-6) -> Any:
-    """dLoss/dx by central differences of the reference loss (an independent witness)."""
-    gradient = []
-    for k in range(len(spec["input"])):
-        losses = []
-        for sign in (1, -1):
-            moved = dict(spec, input=list(spec["input"]))
-            moved["input"][k] = float(moved["input"][k]) + sign * step
-            losses.append(forward(moved).loss)
-        gradient.append((losses[0] - losses[1]) / (2 * step))
-    return np.array(gradient)
 
 
 @SETTINGS

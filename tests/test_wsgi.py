@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from flask import Response
-from waitress import wasyncore
+from waitress_server import serving
 
 from service import create_app
 from service.models import Problem
@@ -49,23 +49,8 @@ def port(redis_url: str, queue: str) -> Iterator[int]:
     """The port of the API's server, running the real app (and one broken route)."""
     app = create_app({"REDIS_URL": redis_url, "QUEUE": queue})
     app.add_url_rule("/test/broken-stream", view_func=_broken_stream)
-    server: Any = create_server(app, host="127.0.0.1", port=0, threads=2)
-    stop = threading.Event()
-
-    def loop() -> None:
-        # server.run() only ends on a signal: step its loop until the test is done.
-        while not stop.is_set():
-            wasyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
-
-    thread = threading.Thread(target=loop)
-    thread.start()
-    try:
-        yield int(server.effective_port)
-    finally:
-        stop.set()
-        thread.join()
-        server.task_dispatcher.shutdown()
-        wasyncore.close_all(server._map)
+    with serving(app, threads=2) as bound:
+        yield bound
 
 
 def _exchange(port: int, request: bytes) -> bytes:

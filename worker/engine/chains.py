@@ -152,12 +152,14 @@ class Chain:
             values = values * self.enter(t, index[t], index[t + 1])
         return (values * self.end[:, index[-1]]).sum(axis=0)
 
-    def value(self, path: Sequence[int]) -> Any:
-        """The contribution of one path, left to right (as :meth:`page` computes it)."""
-        value = self.start[:, path[0]]
-        for t in range(len(self.steps)):
-            value = value * self.enter(t, path[t], path[t + 1])
-        return (value * self.end[:, path[-1]]).sum()
+    def values_of(self, paths: Sequence[Sequence[int]]) -> list[Any]:
+        """The contributions of ``paths`` (tuples of positions), as :meth:`page` computes them."""
+        if not paths:
+            return []
+        index = [np.array(column, dtype=np.int64) for column in zip(*paths, strict=True)]
+        return np.concatenate([
+            self.values_at(tuple(i[block] for i in index))
+            for block in blocks(len(paths), self.samples)]).tolist()
 
     def __repr__(self) -> str:
         return (f"Chain(layers={list(self.layers)}, sizes={list(self.sizes)}, "

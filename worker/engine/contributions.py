@@ -294,10 +294,10 @@ def _page(
     else:
         _check_work(stop, len(chain.steps))
         ranked = best(chain, stop, largest=order == "abs_desc")
-        every = [chain.value(path) for path in ranked]
+        every = chain.values_of(ranked)
         positions, values = ranked[offset:], every[offset:]
         # One sample: sum |contribution|; a mini-batch: each sample's (see the module).
-        sizes = every if chain.samples == 1 else [magnitude.value(path) for path in ranked]
+        sizes = every if chain.samples == 1 else magnitude.values_of(ranked)
         listed = (sum(every, start=_zero(net.exact)),
                   sum((abs(v) for v in sizes), start=_zero(net.exact)))
     page |= {"total_paths": chain.count, "order": order, "abs_sum": magnitude.total(),

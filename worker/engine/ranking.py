@@ -112,20 +112,21 @@ def _best_one(
             return _INDEX[len(factors[position][0])]
         return orders[0] if position == 0 else orders[position][path[position - 1]]
 
-    def complete(path: list[int], before: Any) -> tuple[int, ...]:
-        """The best completion of ``path``, whose factors' product is ``before``."""
+    def complete(path: list[int], before: Any) -> tuple[Any, tuple[int, ...]]:
+        """The best completion of ``path``, whose factors' product is ``before``, keyed.
+
+        The key is the completed path's |contribution| (negated for the largest
+        first), multiplied in path order as :func:`_prefixes` does, and the path.
+        """
         while len(path) <= depth:
             position = len(path)
             path.append(int(choices(position, path, before)[0]))
             before = before * factors[position][path[position - 1], path[-1]]
-        return tuple(path)
-
-    def key(path: tuple[int, ...]) -> tuple[Any, tuple[int, ...]]:
-        value = _prefixes(factors, path)[-1] * end[path[-1]]
-        return (-value if largest else value), path
+        value = before * end[path[-1]]
+        return (-value if largest else value), tuple(path)
 
     first = complete([int(orders[0][0])], start[orders[0][0]])
-    heap = [(key(first), 0, 0)]  # ((order key, path), position of its last change, its rank)
+    heap = [(first, 0, 0)]  # ((order key, path), position of its last change, its rank)
     found: list[tuple[int, ...]] = []
     while heap and len(found) < count:
         (_, path), changed, rank = heapq.heappop(heap)
@@ -140,7 +141,7 @@ def _best_one(
                 entered = factors[position][neuron] if position == 0 \
                     else before * factors[position][path[position - 1], neuron]
                 successor = complete([*path[:position], neuron], entered)
-                heapq.heappush(heap, (key(successor), position, next_rank))
+                heapq.heappush(heap, (successor, position, next_rank))
     return found
 
 
