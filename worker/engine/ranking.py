@@ -84,7 +84,7 @@ def _best_one(
     path all zeros, and the paths are popped from a heap best first, each pushing
     the paths that differ from it at one later position by the next rank: each path
     is pushed once, after every path better than it. About ``count`` times the depth
-    squared steps, after a sort of every neuron's choices.
+    squared steps, and a sort of the choices of each neuron a path reaches.
 
     The first ``count`` paths are the first ``count`` of any longer list: pages cut
     from them never overlap. In exact arithmetic the order is exact; in float64 a
@@ -98,19 +98,30 @@ def _best_one(
         ahead.append(pick(step * ahead[-1][None, :], axis=1))
     ahead = ahead[::-1]
     keys = [start * ahead[0]] + [step * ahead[t + 1][None, :] for t, step in enumerate(steps)]
-    # Choices ranked best first, ties by index (a stable sort of the order key).
-    orders = [_ranked(k, largest) for k in keys]
+    # Choices ranked best first, ties by index (a stable sort of the order key): the
+    # first position's at once, a later one's per neuron when a path first reaches it
+    # (the best paths share most of their prefixes, so few rows are ever sorted).
+    # Rows are lists: the search reads them one number at a time.
+    first_order: list[int] = _ranked(keys[0], largest).tolist()
+    orders: list[dict[int, list[int]]] = [{} for _ in keys]
+
+    def ranked_after(position: int, neuron: int) -> list[int]:
+        row = orders[position].get(neuron)
+        if row is None:
+            row = orders[position][neuron] = _ranked(keys[position][neuron], largest).tolist()
+        return row
+
     depth = len(steps)
     factors = [start] + steps  # factors[p][..., i]: of entering neuron i at p
 
-    def choices(position: int, path: Sequence[int], before: Any) -> Array:
+    def choices(position: int, path: Sequence[int], before: Any) -> Sequence[int]:
         """The neurons of ``position`` after ``path``, best first.
 
         After a prefix whose product is 0 every completion is 0, a tie: by index.
         """
         if position and not before:
-            return _INDEX[len(factors[position][0])]
-        return orders[0] if position == 0 else orders[position][path[position - 1]]
+            return range(len(factors[position][0]))
+        return first_order if position == 0 else ranked_after(position, path[position - 1])
 
     def complete(path: list[int], before: Any) -> tuple[Any, tuple[int, ...]]:
         """The best completion of ``path``, whose factors' product is ``before``, keyed.
@@ -120,12 +131,12 @@ def _best_one(
         """
         while len(path) <= depth:
             position = len(path)
-            path.append(int(choices(position, path, before)[0]))
+            path.append(choices(position, path, before)[0])
             before = before * factors[position][path[position - 1], path[-1]]
         value = before * end[path[-1]]
         return (-value if largest else value), tuple(path)
 
-    first = complete([int(orders[0][0])], start[orders[0][0]])
+    first = complete([first_order[0]], start[first_order[0]])
     heap = [(first, 0, 0)]  # ((order key, path), position of its last change, its rank)
     found: list[tuple[int, ...]] = []
     while heap and len(found) < count:
@@ -137,7 +148,7 @@ def _best_one(
             before = prefixes[position - 1] if position else 1
             ranked = choices(position, path, before)
             if next_rank < len(ranked):
-                neuron = int(ranked[next_rank])
+                neuron = ranked[next_rank]
                 entered = factors[position][neuron] if position == 0 \
                     else before * factors[position][path[position - 1], neuron]
                 successor = complete([*path[:position], neuron], entered)
@@ -263,17 +274,6 @@ def _prefixes(factors: list[Array], path: Sequence[int]) -> list[Any]:
     for position in range(1, len(path)):
         products.append(products[-1] * factors[position][path[position - 1], path[position]])
     return products
-
-
-class _Indices(dict[int, Array]):
-    """``_INDEX[n]``: the neurons 0 ... n-1 in index order (made once per size)."""
-
-    def __missing__(self, size: int) -> Array:
-        self[size] = np.arange(size)
-        return self[size]
-
-
-_INDEX = _Indices()
 
 
 def _ranked(keys: Array, largest: bool) -> Array:
