@@ -33,6 +33,7 @@ from reference import (
     split_samples,
 )
 from test_properties import PATH_ATOL, PATH_RTOL, _magnitudes
+from test_topk import check_pages, close, zero
 
 import pathgrad
 from worker.coursework.grading import AnswerKey
@@ -125,12 +126,8 @@ def _exact_and_spec(min_samples: int = 1) -> st.SearchStrategy[tuple[bool, dict[
 # --- references -----------------------------------------------------------------------------
 
 
-def _zero(exact: bool) -> Any:
-    return Fraction(0) if exact else 0.0
-
-
 def _mean(values: list[Any], exact: bool) -> Any:
-    return sum(values, start=_zero(exact)) / len(values)
+    return sum(values, start=zero(exact)) / len(values)
 
 
 def _batched(spec: dict[str, Any]) -> bool:
@@ -208,7 +205,7 @@ def _paths_reference(per_sample: list[list[RefPath]], exact: bool
     mean = [RefPath(paths[0].indices, _mean([p.contribution for p in paths], exact))
             for paths in zip(*per_sample, strict=True)]
     absolute = {paths[0].indices: sum((abs(p.contribution) for p in paths),
-                                      start=_zero(exact)) / count
+                                      start=zero(exact)) / count
                 for paths in zip(*per_sample, strict=True)}
     return mean, absolute
 
@@ -291,69 +288,6 @@ def _all_pages(call: Callable[[int, str | None], dict[str, Any]], limit: int
     return pages
 
 
-def _ranked(paths: list[RefPath], order: str) -> list[RefPath]:
-    if order == "index":
-        return paths
-    sign = -1 if order == "abs_desc" else 1
-    return sorted(paths, key=lambda p: (sign * abs(p.contribution), p.indices))
-
-
-def _close(a: Any, b: Any, exact: bool, scale: float) -> bool:
-    if exact:
-        return bool(Fraction(a) == Fraction(b))
-    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12 * max(1.0, scale))
-
-
-def _check_pages(pages: list[dict[str, Any]], reference: list[RefPath],
-                 absolute: dict[tuple[int, ...], Any], order: str, exact: bool,
-                 key: Callable[[dict[str, Any]], tuple[int, ...]]) -> None:
-    """The pages list every path once, in the order's ranking, each with its mean
-    contribution, and say on every page what the unlisted paths can still add."""
-    by_key = {p.indices: p.contribution for p in reference}
-    listed = [path for page in pages for path in page["paths"]]
-    assert [p["rank"] for p in listed] == list(range(1, len(reference) + 1))
-    keys = [key(p) for p in listed]
-    assert sorted(keys) == sorted(by_key), "every path once"
-    scale = float(sum(absolute.values(), start=_zero(exact)))
-    for path, index in zip(listed, keys, strict=True):
-        value = path["contribution_exact"] if exact else path["contribution"]
-        assert _close(value, by_key[index], exact, scale), (path, by_key[index])
-    expected = [p.indices for p in _ranked(reference, order)]
-    if exact or order == "index":
-        assert keys == expected  # ties by index, exactly
-    else:  # the brute-force order, where rounding cannot swap two paths
-        magnitudes = [abs(float(by_key[k])) for k in keys]
-        tolerance = 1e-12 * max(1.0, scale)
-        steps = np.diff(magnitudes) * (-1 if order == "abs_desc" else 1)
-        assert (steps >= -tolerance).all(), magnitudes
-        clear = [i for i in range(len(keys)) if all(
-            abs(magnitudes[i] - magnitudes[m]) > tolerance for m in range(len(keys)) if m != i)]
-        assert [keys[i] for i in clear] == [expected[i] for i in clear]
-    total = sum((p.contribution for p in reference), start=_zero(exact))
-    abs_total = sum(absolute.values(), start=_zero(exact))
-    plain_abs = sum((abs(p.contribution) for p in reference), start=_zero(exact))
-    suffix = "_exact" if exact else ""
-    seen = 0
-    for page in pages:
-        seen += len(page["paths"])
-        prefix = keys[:seen]
-        get: Callable[[str], Any] = lambda name, page=page: page[name + suffix]  # noqa: E731
-        assert _close(get("abs_sum"), abs_total, exact, scale)
-        # Each sample's |contribution| summed: at least the |mean| of every path.
-        assert Fraction(get("abs_sum")) >= Fraction(plain_abs) - Fraction(1e-12) * max(1, scale)
-        listed_sum = sum((by_key[k] for k in prefix), start=_zero(exact))
-        assert _close(get("listed_sum"), listed_sum, exact, scale)
-        listed_abs = sum((absolute[k] for k in prefix), start=_zero(exact))
-        assert _close(get("listed_abs_sum"), listed_abs, exact, scale)
-        if "gradient" in page:
-            assert _close(get("gradient"), total, exact, scale)
-        bound = Fraction(get("abs_sum")) - Fraction(get("listed_abs_sum"))
-        gap = abs(Fraction(total) - Fraction(get("listed_sum")))
-        assert gap <= bound + (0 if exact else Fraction(1e-9) * max(1, Fraction(scale)))
-    if exact:  # the certified bound without slack; and the last page has listed it all
-        assert Fraction(pages[-1]["listed_sum_exact"]) == total
-
-
 @SETTINGS
 @given(case=_exact_and_spec(min_samples=2), order=st.sampled_from(ORDERS),
        limit=st.sampled_from([1, 3, 10]), data=st.data())
@@ -386,7 +320,7 @@ def test_a_minibatch_parameters_pages_are_its_samples_mean_paths_sorted(
             (indices[t + 1], indices[t]) for t in range(len(indices) - 1)]
         return tuple(indices) if j is not None else (-1, *indices)
 
-    _check_pages(pages, reference, absolute, order, exact, key)
+    check_pages(pages, reference, order, exact, key, absolute)
 
 
 # --- 3. the bounded best-first search --------------------------------------------------------
@@ -612,8 +546,8 @@ def test_a_minibatch_network_paths_are_its_samples_mean_paths(
         return dict(pathgrad.top_paths(spec, order=order, limit=limit, cursor=cursor))
 
     pages = _all_pages(call, limit)
-    _check_pages(pages, reference, absolute, order, False,
-                 lambda path: _node_indices(spec, path))
+    check_pages(pages, reference, order, False, lambda path: _node_indices(spec, path),
+                absolute)
     # All of them: the mean over the samples of sum_i x_i dLoss/dx_i.
     want = _mean([float(np.asarray(s["input"], dtype=float) @ input_gradient(s))
                   for s in samples], False)
@@ -641,12 +575,12 @@ def test_a_minibatch_neurons_flow_is_per_sample(case: tuple[bool, dict[str, Any]
     if l == 0:
         weights = [[Fraction(v) if exact else float(v) for v in row] for row in spec["weights"][0]]
         deltas = [sum((weights[v][i] * g[f"b_{h}"] for v, h in enumerate(table["nodes"][1])),
-                      start=_zero(exact)) / count for g in grads]
+                      start=zero(exact)) / count for g in grads]
     else:
         deltas = [g[f"b_{node}"] / count for g in grads]
     values = [f.values[l][i] for f in refs]
     reference, absolute = _paths_reference([network_paths_of(f, {l: i}) for f in refs], exact)
-    scale = float(sum(absolute.values(), start=_zero(exact)))
+    scale = float(sum(absolute.values(), start=zero(exact)))
     got_values = _per_sample(flow["value"], batched)
     got_deltas = _per_sample(flow["delta"], batched)
     assert len(got_values) == len(got_deltas) == count
@@ -659,9 +593,9 @@ def test_a_minibatch_neurons_flow_is_per_sample(case: tuple[bool, dict[str, Any]
         mags = [_magnitudes(s, f)[l][i] for s, f in zip(samples, refs, strict=True)]
         for n in range(count):
             assert abs(got_values[n] - values[n]) <= 1e-12 * (1 + mags[n])
-            assert _close(got_deltas[n], deltas[n], False, scale)
-        assert _close(flow["flow"], sum(p.contribution for p in reference), False, scale)
-        assert _close(flow["abs_flow"], sum(absolute.values()), False, scale)
+            assert close(got_deltas[n], deltas[n], False, scale)
+        assert close(flow["flow"], sum(p.contribution for p in reference), False, scale)
+        assert close(flow["abs_flow"], sum(absolute.values()), False, scale)
     assert flow["paths_through"] == len(reference)
 
 

@@ -10,6 +10,7 @@ input-to-output paths, through a neuron or a weight, and each neuron's flow.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -27,11 +28,11 @@ SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
-def _number(value: Any, exact: bool) -> Any:
-    return Fraction(value) if exact else value
+def zero(exact: bool) -> Any:
+    return Fraction(0) if exact else 0.0
 
 
-def _ranked(paths: list[RefPath], order: str) -> list[RefPath]:
+def ranked_reference(paths: list[RefPath], order: str) -> list[RefPath]:
     if order == "index":
         return paths
     sign = -1 if order == "abs_desc" else 1
@@ -45,28 +46,36 @@ def _all_pages(call: Any, limit: int) -> list[dict[str, Any]]:
     return pages
 
 
-def _close(a: Any, b: Any, exact: bool, scale: float = 1.0) -> bool:
+def close(a: Any, b: Any, exact: bool, scale: float) -> bool:
     if exact:
         return bool(Fraction(a) == Fraction(b))
     return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12 * max(1.0, scale))
 
 
-def _check_pages(pages: list[dict[str, Any]], reference: list[RefPath], order: str,
-                 exact: bool, key: Any) -> None:
-    """Pages partition the paths in order; each path's contribution is the reference's."""
+def check_pages(pages: list[dict[str, Any]], reference: list[RefPath], order: str,
+                exact: bool, key: Callable[[dict[str, Any]], tuple[int, ...]],
+                absolute: dict[tuple[int, ...], Any] | None = None) -> None:
+    """The pages list every path once, in the order's ranking, each with its (mean)
+    contribution, and say on every page what the unlisted paths can still add.
+
+    ``absolute``: each path's sum over the samples of |contribution| (a mini-batch's
+    ``abs_sum`` terms); by default, one sample's |contribution|.
+    """
+    if absolute is None:
+        absolute = {p.indices: abs(p.contribution) for p in reference}
     by_key = {p.indices: p.contribution for p in reference}
     listed = [path for page in pages for path in page["paths"]]
     assert [p["rank"] for p in listed] == list(range(1, len(reference) + 1))
     keys = [key(p) for p in listed]
     assert sorted(keys) == sorted(by_key), "every path once"
-    scale = sum(abs(float(p.contribution)) for p in reference)
+    scale = float(sum(absolute.values(), start=zero(exact)))
     for path, index in zip(listed, keys, strict=True):
         value = path["contribution_exact"] if exact else path["contribution"]
-        assert _close(value, by_key[index], exact, scale), (path, by_key[index])
-    expected = [p.indices for p in _ranked(reference, order)]
+        assert close(value, by_key[index], exact, scale), (path, by_key[index])
+    expected = [p.indices for p in ranked_reference(reference, order)]
     if exact or order == "index":
-        assert keys == expected  # exact ties are broken by index, as the reference does
-    else:  # floats: the reference's order, but where rounding can swap two paths
+        assert keys == expected  # ties by index, exactly
+    else:  # the brute-force order, where rounding cannot swap two paths
         magnitudes = [abs(float(by_key[k])) for k in keys]
         tolerance = 1e-12 * max(1.0, scale)
         steps = np.diff(magnitudes) * (-1 if order == "abs_desc" else 1)
@@ -74,25 +83,29 @@ def _check_pages(pages: list[dict[str, Any]], reference: list[RefPath], order: s
         clear = [i for i in range(len(keys)) if all(
             abs(magnitudes[i] - magnitudes[m]) > tolerance for m in range(len(keys)) if m != i)]
         assert [keys[i] for i in clear] == [expected[i] for i in clear]
-    # The certified remainder, page after page.
-    total = sum((p.contribution for p in reference), start=_number(0, exact))
-    abs_total = sum((abs(p.contribution) for p in reference), start=_number(0, exact))
+    total = sum((p.contribution for p in reference), start=zero(exact))
+    abs_total = sum(absolute.values(), start=zero(exact))
+    plain_abs = sum((abs(p.contribution) for p in reference), start=zero(exact))
+    suffix = "_exact" if exact else ""
     seen = 0
     for page in pages:
         seen += len(page["paths"])
-        prefix = [by_key[k] for k in keys[:seen]]
-        suffix = "_exact" if exact else ""
-
-        def get(name: str, page: dict[str, Any] = page, suffix: str = suffix) -> Any:
-            return page[name + suffix]
-
-        assert _close(get("abs_sum"), abs_total, exact, scale)
-        assert _close(get("listed_sum"), sum(prefix, start=_number(0, exact)), exact, scale)
-        listed_abs = sum((abs(v) for v in prefix), start=_number(0, exact))
-        assert _close(get("listed_abs_sum"), listed_abs, exact, scale)
+        prefix = keys[:seen]
+        get: Callable[[str], Any] = lambda name, page=page: page[name + suffix]  # noqa: E731
+        assert close(get("abs_sum"), abs_total, exact, scale)
+        # Each sample's |contribution| summed: at least the |mean| of every path.
+        assert Fraction(get("abs_sum")) >= Fraction(plain_abs) - Fraction(1e-12) * max(1, scale)
+        listed_sum = sum((by_key[k] for k in prefix), start=zero(exact))
+        assert close(get("listed_sum"), listed_sum, exact, scale)
+        listed_abs = sum((absolute[k] for k in prefix), start=zero(exact))
+        assert close(get("listed_abs_sum"), listed_abs, exact, scale)
+        if "gradient" in page:
+            assert close(get("gradient"), total, exact, scale)
         bound = Fraction(get("abs_sum")) - Fraction(get("listed_abs_sum"))
         gap = abs(Fraction(total) - Fraction(get("listed_sum")))
-        assert gap <= bound + Fraction(1e-9) * max(1, Fraction(scale))
+        assert gap <= bound + (0 if exact else Fraction(1e-9) * max(1, Fraction(scale)))
+    if exact:  # the certified bound without slack; and the last page has listed it all
+        assert Fraction(pages[-1]["listed_sum_exact"]) == total
 
 
 def _parameters(spec: dict[str, Any]) -> list[tuple[str, tuple[int, int, int | None]]]:
@@ -130,7 +143,7 @@ def test_parameter_pages_are_the_sorted_enumeration(
                                                                          - l):])]
         return (-1 if j is None else j, *tail)
 
-    _check_pages(pages, reference, order, exact, key)
+    check_pages(pages, reference, order, exact, key)
 
 
 @SETTINGS
@@ -161,7 +174,7 @@ def test_network_pages_are_the_sorted_enumeration(
     def key(path: dict[str, Any]) -> tuple[int, ...]:
         return tuple(table["nodes"][l].index(n) for l, n in enumerate(path["nodes"]))
 
-    _check_pages(pages, reference, order, False, key)
+    check_pages(pages, reference, order, False, key)
     if through is None:  # every path: they add up to sum_i x_i dLoss/dx_i
         x = np.array(spec["input"], dtype=float)
         gradient = input_gradient(spec)
@@ -181,9 +194,9 @@ def test_a_neurons_flow_is_the_sum_of_its_paths(spec: dict[str, Any],
     flow = pathgrad.node_flow(spec, layer[i])
     scale = sum(abs(p.contribution) for p in reference)
     assert flow["paths_through"] == len(reference)
-    assert _close(flow["flow"], sum(p.contribution for p in reference), False, scale)
-    assert _close(flow["abs_flow"], scale, False, scale)
-    assert _close(flow["value"], f.values[l][i], False, abs(f.values[l][i]))
+    assert close(flow["flow"], sum(p.contribution for p in reference), False, scale)
+    assert close(flow["abs_flow"], scale, False, scale)
+    assert close(flow["value"], f.values[l][i], False, abs(f.values[l][i]))
 
 
 @pytest.mark.parametrize("exact", [False, True])
@@ -203,7 +216,7 @@ def test_ties_and_zeros_come_in_index_order(exact: bool, order: str) -> None:
         reference = paths_of(f, l, i, j)
         zeros = sum(1 for p in reference if p.contribution == 0)
         page = pathgrad.path_contributions(spec, name, order=order, **options)
-        ranked = _ranked(reference, order)
+        ranked = ranked_reference(reference, order)
         got = [p["contribution"] for p in page["paths"]]
         assert got == [float(p.contribution) for p in ranked]
         assert zeros < len(reference) or all(v == 0 for v in got)
